@@ -1,0 +1,116 @@
+# simgate: build, run and test.
+#
+#   make run      install into .venv, then `simgate demo` (migrated ./simgate.db, demo account,
+#                 API key printed, server and a simulated phone on http://$(HOST):$(PORT))
+#   make test     install, start PostgreSQL, install Debian's chromium, lint, then pytest
+#   make lint     ruff on simgate/ tests/ benchmarks/, mypy --strict on simgate/
+#   make bench    run every benchmarks/*.py (each prints JSON)
+#   make clean    caches and build output; `make distclean` also removes .venv
+#
+# Variables: PY (interpreter that creates .venv, Python >= 3.11), HOST, PORT,
+# SIMGATE_TEST_PG_URL (the PostgreSQL the tests use), PYTEST_ARGS (extra pytest arguments).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := install
+MAKEFLAGS += --no-print-directory
+
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+PG_WAIT_SECONDS ?= 30
+SIMGATE_TEST_PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+export SIMGATE_TEST_PG_URL
+
+CHROMIUM ?= /usr/bin/chromium
+PYTEST_ARGS ?=
+
+# Lint only the folders that exist: git does not keep an empty benchmarks/ in a fresh clone.
+LINT_PATHS := $(wildcard simgate tests benchmarks)
+
+.PHONY: venv install run pg browser lint test bench clean distclean
+
+# --- environment ------------------------------------------------------------------------------
+
+venv: $(BIN)/python
+
+$(BIN)/python:
+	@$(PY) -c 'import sys; sys.exit(0) if sys.version_info >= (3, 11) else sys.exit("simgate needs Python >= 3.11; $(PY) is " + sys.version.split()[0] + " (use make PY=python3.11)")'
+	@echo "creating $(VENV) with $(PY)"
+	@$(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+
+install: $(STAMP)
+
+# Reinstall only when pyproject.toml changed since the last successful install.
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "pip install -e '.[server,dev]'"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[server,dev]'
+	@touch $@
+
+run: install
+	$(BIN)/simgate demo --host $(HOST) --port $(PORT)
+
+# --- services the tests use -------------------------------------------------------------------
+
+pg:
+	@pg_isready -h $(PG_HOST) -p $(PG_PORT) -q || \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
+	@for _ in $$(seq $(PG_WAIT_SECONDS)); do \
+		pg_isready -h $(PG_HOST) -p $(PG_PORT) -q && exit 0; \
+		sleep 1; \
+	done; \
+	echo "make pg: PostgreSQL is not answering on $(PG_HOST):$(PG_PORT) after $(PG_WAIT_SECONDS) s" >&2; \
+	pg_lsclusters >&2 || true; \
+	exit 1
+
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+		echo "installing Debian's chromium (apt-get)"; \
+		log=$$(mktemp); \
+		if ! { $$sudo apt-get update -qq && \
+		       $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		       >"$$log" 2>&1; then \
+			cat "$$log" >&2; rm -f "$$log"; \
+			echo "make browser: apt-get install chromium failed" >&2; exit 1; \
+		fi; \
+		rm -f "$$log"; \
+		[ -x $(CHROMIUM) ] || { echo "make browser: $(CHROMIUM) still missing" >&2; exit 1; }; \
+	fi
+
+# --- checks -----------------------------------------------------------------------------------
+
+# Both tools run even when the first fails, so one pass shows every problem.
+lint: install
+	@status=0; \
+	$(BIN)/ruff check --quiet $(LINT_PATHS) || status=1; \
+	$(BIN)/mypy simgate || status=1; \
+	exit $$status
+
+test: install pg browser
+	@$(MAKE) lint
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	@for script in benchmarks/*.py; do \
+		[ -e "$$script" ] || continue; \
+		echo "== $$script" >&2; \
+		$(BIN)/python "$$script"; \
+	done
+
+# --- housekeeping -----------------------------------------------------------------------------
+
+clean:
+	@rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
+	@find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	@rm -rf $(VENV)

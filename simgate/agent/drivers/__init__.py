@@ -1,0 +1,30 @@
+"""Drivers: what stands between the agent and a SIM card.
+
+Only :mod:`~simgate.agent.drivers.base` is imported here; each concrete driver is imported by
+name when chosen, so that a driver's optional dependencies (a serial library for ``modem``) are
+needed only on the machines that use it.
+"""
+
+from simgate.agent.drivers.base import (
+    Driver,
+    DriverEvent,
+    InboundSms,
+    MobileSentSms,
+    OutgoingSms,
+    SendOutcome,
+    StatusUpdate,
+)
+
+__all__ = [
+    "DRIVER_NAMES",
+    "Driver",
+    "DriverEvent",
+    "InboundSms",
+    "MobileSentSms",
+    "OutgoingSms",
+    "SendOutcome",
+    "StatusUpdate",
+]
+
+DRIVER_NAMES: tuple[str, ...] = ("simulator",)
+"""Drivers ``simgate agent --driver`` accepts today; ``termux`` and ``modem`` will join."""

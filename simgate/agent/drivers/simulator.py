@@ -1,0 +1,177 @@
+"""A simulated phone: the agent's driver for demos, tests and benchmarks.
+
+It stands where the radio would be, so everything above it (runner, protocol, server) runs for
+real. What it "transmits" is appended to an optional JSON-lines file, which is the simulated
+world's record of SMS that left the phone: tests and benchmarks read it to prove that a message
+went out exactly once. Operator failures are drawn from a seeded random generator so a run can be
+repeated exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from simgate.agent.drivers.base import (
+    Driver,
+    DriverEvent,
+    InboundSms,
+    MobileSentSms,
+    OutgoingSms,
+    SendOutcome,
+    StatusUpdate,
+)
+from simgate.protocol import now_ms
+
+__all__ = ["SIMULATED_OPERATOR_ERROR", "SimulatorDriver"]
+
+SIMULATED_OPERATOR_ERROR = "simulated operator error"
+
+_INBOUND_NUMBER_PREFIX = "+15550100"
+
+
+def _iso_utc(at_ms: int) -> str:
+    """ISO 8601 UTC with a ``Z``, millisecond precision, for the outbox file's ``at``."""
+    moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SimulatorDriver(Driver):
+    """A phone with no radio: configurable latency, operator failures and inbound traffic.
+
+    ``failure_rate`` is the probability (0..1) that the simulated operator refuses a message;
+    ``seed`` makes those draws repeatable (one draw per message, in the order messages are handed
+    over). ``inject_inbound`` makes the phone receive that many SMS right after its first
+    ``welcome``, from ``+15550100<i>`` with text ``Simulated inbound message <i>`` (i from 1).
+    Tests drive it further with :meth:`inject_received`, :meth:`inject_mobile_sent` and
+    :meth:`set_status`.
+    """
+
+    name: ClassVar[str] = "simulator"
+
+    def __init__(
+        self,
+        *,
+        delay: float = 0.0,
+        failure_rate: float = 0.0,
+        seed: int | None = None,
+        outbox_file: Path | None = None,
+        inject_inbound: int = 0,
+        sims: Sequence[int] = (1, 2),
+        capabilities: Sequence[str] = ("sms",),
+        battery: int | None = 100,
+        signal: int | None = 4,
+    ) -> None:
+        if delay < 0:
+            raise ValueError("delay must be >= 0")
+        if not 0.0 <= failure_rate <= 1.0:
+            raise ValueError("failure_rate must be between 0 and 1")
+        if inject_inbound < 0:
+            raise ValueError("inject_inbound must be >= 0")
+        super().__init__(sims=sims, capabilities=capabilities)
+        self.delay = delay
+        self.failure_rate = failure_rate
+        self.outbox_file = outbox_file
+        self.inject_inbound = inject_inbound
+        # Not a security context: the draws only need to be repeatable for a given seed.
+        self._rng = random.Random(seed)  # noqa: S311
+        self._status = StatusUpdate(battery=battery, signal=signal)
+        self._events: asyncio.Queue[DriverEvent] = asyncio.Queue()
+        self._outbox_fd: int | None = None
+        self._injected = False
+        self.transmitted: list[OutgoingSms] = []
+        """Every message that left this phone, in order (what the outbox file also records)."""
+
+    async def start(self) -> None:
+        """Open the outbox file for appending, creating its folder if needed."""
+        if self.outbox_file is not None and self._outbox_fd is None:
+            self.outbox_file.parent.mkdir(parents=True, exist_ok=True)
+            # O_APPEND and one os.write per line: several simulated phones (several agent
+            # processes) may share one file, and each line must stay whole.
+            self._outbox_fd = os.open(
+                self.outbox_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+            )
+
+    async def close(self) -> None:
+        """Close the outbox file."""
+        if self._outbox_fd is not None:
+            os.close(self._outbox_fd)
+            self._outbox_fd = None
+
+    async def send(self, message: OutgoingSms) -> SendOutcome:
+        """Wait ``delay``, then either refuse (operator error) or record the transmission."""
+        # Draw before sleeping, so the sequence of outcomes follows the order of hand-over and
+        # not the order in which concurrent delays happen to finish.
+        refused = self._rng.random() < self.failure_rate
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
+        if refused:
+            return SendOutcome.failure(SIMULATED_OPERATOR_ERROR, operator=True)
+        sim = message.sim if message.sim is not None else (self.sims[0] if self.sims else None)
+        at = now_ms()
+        self._record(message, sim, at)
+        return SendOutcome.success(sim, at_ms=at)
+
+    def _record(self, message: OutgoingSms, sim: int | None, at: int) -> None:
+        self.transmitted.append(message)
+        if self._outbox_fd is None:
+            return
+        line = json.dumps(
+            {
+                "guid": message.guid,
+                "to": message.to,
+                "text": message.text,
+                "sim": sim,
+                "at": _iso_utc(at),
+            },
+            ensure_ascii=False,
+        )
+        # Unbuffered write: the line is in the file the moment send() returns, so a reader
+        # (a test, a benchmark) never waits for a flush.
+        os.write(self._outbox_fd, (line + "\n").encode())
+
+    async def events(self) -> AsyncIterator[DriverEvent]:
+        """Injected SMS and status changes, in injection order, forever."""
+        while True:
+            yield await self._events.get()
+
+    async def read_status(self) -> StatusUpdate:
+        """The simulated battery and signal (100 % and 4 bars unless told otherwise)."""
+        return self._status
+
+    async def on_connected(self, sid: str) -> None:
+        """Receive the ``inject_inbound`` SMS, once, after the first ``welcome``."""
+        if self._injected:
+            return
+        self._injected = True
+        for index in range(1, self.inject_inbound + 1):
+            self.inject_received(
+                f"{_INBOUND_NUMBER_PREFIX}{index}", f"Simulated inbound message {index}"
+            )
+
+    def inject_received(
+        self, number: str, text: str, *, sim: int | None = None, at_ms: int | None = None
+    ) -> None:
+        """Make the phone receive an SMS from ``number`` (``sim`` None: the first SIM)."""
+        if sim is None and self.sims:
+            sim = self.sims[0]
+        self._events.put_nowait(
+            InboundSms(number=number, text=text, at_ms=now_ms() if at_ms is None else at_ms, sim=sim)
+        )
+
+    def inject_mobile_sent(self, number: str, text: str, *, at_ms: int | None = None) -> None:
+        """Pretend the owner typed and sent an SMS to ``number`` on the phone itself."""
+        self._events.put_nowait(
+            MobileSentSms(number=number, text=text, at_ms=now_ms() if at_ms is None else at_ms)
+        )
+
+    def set_status(self, *, battery: int | None, signal: int | None) -> None:
+        """Change battery and signal; the agent reports it with a ``status`` frame."""
+        self._status = StatusUpdate(battery=battery, signal=signal)
+        self._events.put_nowait(self._status)

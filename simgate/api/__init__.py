@@ -1,0 +1,1 @@
+"""HTTP adapters: parse parameters, call one service, shape the answer. Nothing else."""

@@ -1,0 +1,77 @@
+"""What every compatible endpoint shares: registration, context, authentication, JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from simgate.api.jsonresponse import JsonResponse
+from simgate.api.params import Params, read_params
+from simgate.context import Context
+from simgate.domain.errors import MissingApiKey
+from simgate.services import accounts
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def compat_route(
+    router: APIRouter, path: str, handler: Handler, *, summary: str, description: str = ""
+) -> None:
+    """Serve ``path`` with and without its trailing slash, GET and POST, never redirecting.
+
+    A redirect would turn a client's POST into a GET and drop its body, so both spellings are
+    real routes; only the documented one (with the slash) appears in the OpenAPI document.
+    """
+    base = path.rstrip("/")
+    router.add_api_route(
+        base + "/",
+        handler,
+        methods=["GET", "POST"],
+        summary=summary,
+        description=description,
+        response_class=JsonResponse,
+    )
+    router.add_api_route(
+        base, handler, methods=["GET", "POST"], include_in_schema=False, response_class=JsonResponse
+    )
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+async def params_of(request: Request) -> Params:
+    return await read_params(request, context(request).settings.max_body_bytes)
+
+
+async def authenticate(request: Request, params: Params) -> int:
+    """The account id behind the request's API key.
+
+    The ``apikey`` parameter wins; a Bearer header is read only when it is absent, so a valid
+    key is never refused because of an unrelated Authorization header sent beside it.
+    """
+    ctx = context(request)
+    key = params.text("apikey")
+    if key is None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            key = value.strip()
+    if key is None:
+        raise MissingApiKey("Missing required parameter: apikey")
+    return await accounts.authenticate_key(ctx, key)
+
+
+async def start(request: Request) -> tuple[Context, Params, int]:
+    """Parse parameters and authenticate: the first two lines of every endpoint."""
+    params = await params_of(request)
+    account_id = await authenticate(request, params)
+    return context(request), params, account_id
+
+
+def json(body: dict[str, Any], status_code: int = 200) -> Response:
+    return JsonResponse(body, status_code=status_code)

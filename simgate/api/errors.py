@@ -1,0 +1,81 @@
+"""The one place where errors become HTTP responses.
+
+Every error body has the same shape, ``{"success": false, "error": <code>, "message": <text>}``;
+``/sendsms/`` adds ``result: {"error": <code>, "sent": "0"}`` because its clients read ``result``.
+Nothing a client sends may produce a traceback: unexpected exceptions are logged and answered
+with a generic 500 in the same shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from simgate.api.jsonresponse import JsonResponse
+from simgate.domain.errors import RateLimited, SimgateError
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {
+    404: ("not_found", "No such endpoint."),
+    405: ("method_not_allowed", "This endpoint answers GET and POST."),
+}
+
+
+def error_body(request: Request, code: str, message: str, extra: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"success": False, "error": code, "message": message, **extra}
+    if request.url.path.rstrip("/") == "/sendsms":
+        body["result"] = {"error": code, "sent": "0"}
+    return body
+
+
+def error_response(request: Request, exc: SimgateError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return JsonResponse(
+        error_body(request, exc.code, exc.message, exc.extra),
+        status_code=exc.status,
+        headers=headers,
+    )
+
+
+async def _simgate_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SimgateError)
+    return error_response(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
+    return JsonResponse(
+        error_body(request, code, message, {}),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    return JsonResponse(
+        error_body(request, "invalid_parameter", "The request parameters are not valid.", {}),
+        status_code=400,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
+    return JsonResponse(
+        error_body(request, "internal_error", "Something went wrong on the server.", {}),
+        status_code=500,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(SimgateError, _simgate_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

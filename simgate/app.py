@@ -1,0 +1,56 @@
+"""Assembling the server: ``create_app(settings)`` wires store, services, dispatch and adapters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from simgate import __version__
+from simgate.api import errors
+from simgate.api import inbox as inbox_api
+from simgate.api import sms as sms_api
+from simgate.config import Settings
+from simgate.context import Context
+from simgate.devices.endpoint import device_route
+from simgate.dispatch.dispatcher import Dispatcher
+from simgate.dispatch.scheduler import Scheduler
+from simgate.logs import configure_logging
+from simgate.store.database import Database
+from simgate.store.migrate import upgrade_async
+
+
+def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
+    """The ASGI application. With ``migrate``, the schema is brought up to date at start-up."""
+    configure_logging(settings.log_level)
+    ctx = Context(settings=settings, db=Database(settings.database_url))
+    dispatcher = Dispatcher(ctx)
+    scheduler = Scheduler(ctx)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            await upgrade_async(settings.database_url)
+        scheduler.start()
+        try:
+            yield
+        finally:
+            await scheduler.close()
+            await dispatcher.close()
+            await ctx.db.dispose()
+
+    app = FastAPI(
+        title="simgate",
+        version=__version__,
+        summary="Self-hosted SMS gateway, compatible with the SMSMobileAPI HTTP API.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.ctx = ctx
+    app.state.dispatcher = dispatcher
+    errors.install(app)
+    app.include_router(sms_api.router)
+    app.include_router(inbox_api.router)
+    app.router.routes.append(device_route(ctx, dispatcher))
+    return app

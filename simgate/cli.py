@@ -1,0 +1,216 @@
+"""The ``simgate`` command line.
+
+Server commands import the server stack inside the command, so ``simgate agent`` works on a
+phone where only the light base install (no FastAPI, SQLAlchemy, ...) is present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from simgate.config import Settings
+    from simgate.context import Context
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="simgate: your own phones and modems as an SMS gateway.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+account_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+device_app = typer.Typer(help="Manage devices (phones and modems).", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+app.add_typer(device_app, name="device")
+
+DEMO_EMAIL = "demo@simgate.local"
+DEMO_DEVICE = "Simulated phone"
+
+
+def _settings(**overrides: Any) -> Settings:
+    from simgate.config import Settings
+
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def _run_with_context(settings: Settings, job: Callable[[Context], Awaitable[T]]) -> T:
+    """Migrate, run ``job`` with a context on the configured database, and clean up."""
+    from simgate.context import Context
+    from simgate.domain.errors import SimgateError
+    from simgate.store.database import Database
+    from simgate.store.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+    async def main() -> T:
+        ctx = Context(settings=settings, db=Database(settings.database_url))
+        try:
+            return await job(ctx)
+        finally:
+            await ctx.db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except SimgateError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
+
+
+def _emit(as_json: bool, data: dict[str, Any], human: str) -> None:
+    typer.echo(json.dumps(data) if as_json else human)
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Address to listen on [SIMGATE_HOST]."),
+    port: int | None = typer.Option(None, help="Port to listen on [SIMGATE_PORT]."),
+) -> None:
+    """Migrate the database and run the server until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from simgate.app import create_app
+
+    settings = _settings(host=host, port=port)
+    app_ = create_app(settings, migrate=True)
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+
+
+@account_app.command("create")
+def account_create(
+    email: str = typer.Option(..., "--email", help="Login e-mail of the account."),
+    password: str = typer.Option(
+        ..., "--password", help="Dashboard password (8+ characters).", envvar="SIMGATE_PASSWORD"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Create an account and print its first API key (shown only now)."""
+    from simgate.services import accounts
+
+    created = _run_with_context(
+        _settings(), lambda ctx: accounts.create_account(ctx, email, password)
+    )
+    _emit(
+        as_json,
+        {"account_id": created.account_id, "api_key": created.api_key},
+        f"Account {created.account_id} created.\nAPI key (shown once): {created.api_key}",
+    )
+
+
+@device_app.command("add")
+def device_add(
+    account: str = typer.Option(..., "--account", help="E-mail of the owning account."),
+    label: str = typer.Option("", "--label", help="A name for the device."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Pair a new device and print its SID and token (the token is shown only now)."""
+    from simgate.services import devices
+
+    paired = _run_with_context(_settings(), lambda ctx: devices.add_device(ctx, account, label))
+    _emit(
+        as_json,
+        {"sid": paired.sid, "token": paired.token},
+        f"Device {paired.sid} added.\nToken (shown once): {paired.token}\n"
+        f"Run: simgate agent --server <URL> --token <TOKEN> --driver simulator",
+    )
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Run the server on ./simgate.db with a demo account and a connected simulated phone."""
+    from simgate.services import accounts, devices
+    from simgate.store import devices as device_store
+
+    settings = _settings(host=host, port=port, public_base_url=f"http://{host}:{port}")
+
+    async def prepare(ctx: Context) -> tuple[str, str]:
+        if await accounts.account_id_by_email(ctx, DEMO_EMAIL) is None:
+            await accounts.create_account(ctx, DEMO_EMAIL, secrets.token_urlsafe(16))
+        # A fresh key each run: stored keys are hashed, so an old one cannot be shown again.
+        key = await accounts.issue_key(ctx, DEMO_EMAIL, "demo", replace=True)
+        account_id = await accounts.account_id_by_email(ctx, DEMO_EMAIL)
+        assert account_id is not None
+        async with ctx.db.connect() as conn:
+            row = await device_store.by_label(conn, account_id, DEMO_DEVICE)
+        if row is None:
+            token = (await devices.add_device(ctx, DEMO_EMAIL, DEMO_DEVICE)).token
+        else:
+            token = await devices.new_token(ctx, account_id, str(row["sid"]))
+        return key, token
+
+    api_key, token = _run_with_context(settings, prepare)
+    base = settings.public_base_url
+    typer.echo(
+        f"\nsimgate demo on {base}\n"
+        f"  account:  {DEMO_EMAIL}\n"
+        f"  API key:  {api_key}\n"
+        f"  a simulated phone connects and 'sends' every message.\n\n"
+        f"Try:\n"
+        f"  curl '{base}/sendsms/?apikey={api_key}&recipients=%2B15551234567&message=Hello'\n"
+        f"  curl '{base}/log/sent/sms/?apikey={api_key}'\n"
+    )
+    asyncio.run(_serve_with_simulator(settings, token))
+
+
+async def _serve_with_simulator(settings: Settings, token: str) -> None:
+    import uvicorn
+
+    from simgate.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.05)
+    if serving.done():
+        await serving
+        return
+    env = {**os.environ, "SIMGATE_DEVICE_TOKEN": token}
+    agent = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "simgate",
+        "agent",
+        "--server",
+        f"http://{settings.host}:{settings.port}",
+        "--driver",
+        "simulator",
+        "--delay",
+        "0.2",
+        env=env,
+    )
+    try:
+        await serving
+    finally:
+        if agent.returncode is None:
+            agent.terminate()
+        await agent.wait()
+
+
+def _register_agent() -> None:
+    from simgate.agent.command import agent_command
+
+    app.command("agent", help="Run a device agent that connects this box to a server.")(
+        agent_command
+    )
+
+
+_register_agent()
+
+
+def main() -> None:
+    app()

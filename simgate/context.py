@@ -1,0 +1,19 @@
+"""What every use case needs, bundled once at start-up and passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from simgate.bus import InProcessBus
+from simgate.clock import now_ms
+from simgate.config import Settings
+from simgate.store.database import Database
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    bus: InProcessBus = field(default_factory=InProcessBus)
+    clock: Callable[[], int] = now_ms

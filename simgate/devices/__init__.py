@@ -1,0 +1,1 @@
+"""The device side of the server: the WebSocket endpoint and live device sessions."""

@@ -1,0 +1,1 @@
+"""Getting queued messages onto devices: the dispatcher (push) and the scheduler (time)."""

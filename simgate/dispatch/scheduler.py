@@ -1,0 +1,63 @@
+"""Wakes the dispatcher when time makes work due: schedules, retry backoffs, expired leases.
+
+It sleeps until the earliest such moment the store knows of, and is woken early whenever a
+new scheduled message or retry may have moved that moment closer. No fixed-interval polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from simgate import bus
+from simgate.context import Context
+from simgate.store import messages as message_store
+
+log = structlog.get_logger(__name__)
+
+#: Longest sleep: a safety net for wake-ups missed while another process wrote.
+MAX_SLEEP = 60.0
+
+
+class Scheduler:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._wake = asyncio.Event()
+        self._unsubscribe = ctx.bus.subscribe(bus.SCHEDULE, lambda _account: self._wake.set())
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                delay = await self.tick()
+            except Exception:
+                log.exception("scheduler_tick_failed")
+                delay = 1.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def tick(self) -> float:
+        """Requeue expired leases, announce due work; seconds until the next moment to look."""
+        now = self._ctx.clock()
+        async with self._ctx.db.begin() as conn:
+            requeued = await message_store.requeue_expired(conn, now)
+            due = await message_store.due_accounts(conn, now)
+            upcoming = await message_store.next_wakeup(conn, now)
+        for account_id in sorted(set(requeued) | set(due)):
+            self._ctx.bus.publish(bus.WORK, str(account_id))
+        if upcoming is None:
+            return MAX_SLEEP
+        return min(MAX_SLEEP, max(0.0, (upcoming - self._ctx.clock()) / 1000))
+
+    async def close(self) -> None:
+        self._unsubscribe()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,172 @@
+"""The single error tree of simgate.
+
+Every layer raises these and only the HTTP adapter turns them into responses, so the
+``code`` (machine readable, stable, part of the public API) and the ``status`` (HTTP status
+code) live on the class and a handler needs no lookup table::
+
+    SimgateError                      internal_error        500
+    ├── MissingApiKey                 missing_apikey        400
+    ├── MissingParameter              missing_parameter     400
+    ├── InvalidParameter              invalid_parameter     400
+    ├── PayloadTooLarge               payload_too_large     413
+    ├── InvalidApiKey                 invalid_apikey        403
+    ├── ApiExpired                    api_expired           403
+    ├── NotFound                      not_found             404
+    ├── StateConflict                 state_conflict        409
+    │   └── IllegalTransition         illegal_transition    409
+    ├── RateLimited                   rate_limited          429  (+ retry_after seconds)
+    └── DeviceAuthError               invalid_device_token  403
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiExpired",
+    "DeviceAuthError",
+    "IllegalTransition",
+    "InvalidApiKey",
+    "InvalidParameter",
+    "MissingApiKey",
+    "MissingParameter",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "SimgateError",
+    "StateConflict",
+    "invalid",
+    "missing",
+]
+
+
+class SimgateError(Exception):
+    """Base of every error simgate reports to a caller.
+
+    ``message`` is human readable and may change between versions; ``code`` is what clients
+    should branch on. ``extra`` carries additional, already JSON-friendly fields an adapter
+    may merge into the error body (for example ``parameter="recipients"``) so that callers
+    can point at the offending input without parsing the message.
+    """
+
+    code: str = "internal_error"
+    status: int = 500
+    default_message: str = "Internal error"
+
+    def __init__(self, message: str | None = None, **extra: object) -> None:
+        self.message: str = message if message is not None else self.default_message
+        self.extra: dict[str, object] = dict(extra)
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class MissingApiKey(SimgateError):
+    """The request carried no API key at all (distinct from a wrong key, which is 403)."""
+
+    code = "missing_apikey"
+    status = 400
+    default_message = "Missing API key"
+
+
+class MissingParameter(SimgateError):
+    """A required request parameter is absent or empty."""
+
+    code = "missing_parameter"
+    status = 400
+    default_message = "Missing required parameter"
+
+
+class InvalidParameter(SimgateError):
+    """A request parameter is present but unusable (bad number, bad enum value, too long...)."""
+
+    code = "invalid_parameter"
+    status = 400
+    default_message = "Invalid parameter"
+
+
+class PayloadTooLarge(SimgateError):
+    """The request body exceeds what the server is willing to read."""
+
+    code = "payload_too_large"
+    status = 413
+    default_message = "Payload too large"
+
+
+class InvalidApiKey(SimgateError):
+    """An API key was given but matches no account (or was revoked)."""
+
+    code = "invalid_apikey"
+    status = 403
+    default_message = "Invalid API key"
+
+
+class ApiExpired(SimgateError):
+    """The API key is known but its validity period is over."""
+
+    code = "api_expired"
+    status = 403
+    default_message = "API key expired"
+
+
+class NotFound(SimgateError):
+    """The addressed resource does not exist or is not visible to this caller."""
+
+    code = "not_found"
+    status = 404
+    default_message = "Not found"
+
+
+class StateConflict(SimgateError):
+    """The request is well formed but conflicts with the current state of the resource."""
+
+    code = "state_conflict"
+    status = 409
+    default_message = "State conflict"
+
+
+class IllegalTransition(StateConflict):
+    """A message state change that the transition table forbids.
+
+    It is a :class:`StateConflict` so that callers that only care about "409, try something
+    else" need not know about the state machine.
+    """
+
+    code = "illegal_transition"
+    status = 409
+    default_message = "Illegal state transition"
+
+
+class RateLimited(SimgateError):
+    """The caller exceeded a rate limit.
+
+    ``retry_after`` (seconds) is kept as an attribute rather than in ``extra`` because the
+    HTTP adapter puts it in the ``Retry-After`` header, not only in the body.
+    """
+
+    code = "rate_limited"
+    status = 429
+    default_message = "Rate limit exceeded"
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: int = 1, **extra: object
+    ) -> None:
+        super().__init__(message, **extra)
+        self.retry_after: int = retry_after
+
+
+class DeviceAuthError(SimgateError):
+    """A device (phone or modem agent) presented a missing, unknown or revoked token."""
+
+    code = "invalid_device_token"
+    status = 403
+    default_message = "Invalid device token"
+
+
+def missing(parameter: str) -> MissingParameter:
+    """Build the error for an absent parameter, naming it in both message and ``extra``."""
+    return MissingParameter(f"Missing required parameter: {parameter}", parameter=parameter)
+
+
+def invalid(parameter: str, why: str) -> InvalidParameter:
+    """Build the error for an unusable parameter, naming it in both message and ``extra``."""
+    return InvalidParameter(f"Invalid parameter {parameter}: {why}", parameter=parameter)

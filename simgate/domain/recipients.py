@@ -1,0 +1,202 @@
+"""Parsing the ``recipients`` parameter into E.164 numbers.
+
+SMSMobileAPI clients send one or several numbers in a single string, in whatever spelling
+their users typed. This module turns that string into a list of :class:`Recipient` values,
+one per number, each either normalised to E.164 or carrying the reason it was refused, so a
+request with one bad number among many can still send to the good ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumber, ValidationResult
+
+from simgate.domain.errors import invalid, missing
+
+__all__ = [
+    "DEFAULT_MAX_RECIPIENTS",
+    "MAX_E164_DIGITS",
+    "Recipient",
+    "normalize_number",
+    "parse_recipients",
+    "split_recipients",
+]
+
+MAX_E164_DIGITS = 15
+"""ITU-T E.164 caps a full international number (country code included) at 15 digits."""
+
+DEFAULT_MAX_RECIPIENTS = 1000
+"""Default cap on numbers per request, so one call cannot fan out without bound."""
+
+_SEPARATORS = re.compile(r"[,;]")
+# One or more spaces then a non-zero digit: an unencoded "+" that URL decoding turned into a
+# space. A "+" can never precede 0 (no country code starts with 0), so " 0470..." is left as
+# a national number with a stray space.
+_LOST_PLUS = re.compile(r"^ +(?=[1-9])")
+# Everything a human may put in a phone number that phonenumbers should see. Letters are
+# excluded on purpose: phonenumbers would read "1-800-FLOWERS" as keypad digits and "ext."
+# as an extension, neither of which an SMS can be sent to.
+_ALLOWED = re.compile(r"\A\+?[0-9 \t.\-()]+\Z")
+_DIGITS = re.compile(r"[0-9]")
+_SHOWN_MAX = 32  # characters of a bad input quoted back in an error message
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One piece of the ``recipients`` parameter and what became of it.
+
+    Exactly one of ``e164`` (the normalised number) and ``error`` (why it was refused) is set,
+    so callers can report per-number results without re-parsing ``raw``.
+    """
+
+    raw: str
+    e164: str | None
+    error: str | None
+
+    def __post_init__(self) -> None:
+        if (self.e164 is None) == (self.error is None):
+            raise ValueError("a Recipient needs exactly one of e164 and error")
+
+    @property
+    def ok(self) -> bool:
+        """True when the number was accepted and ``e164`` can be sent to."""
+        return self.e164 is not None
+
+
+def split_recipients(raw: str) -> list[str]:
+    """Split the raw parameter on commas and semicolons into stripped, non-empty pieces.
+
+    Clients that do not URL-encode the query string send ``+32470...`` which arrives as
+    `` 32470...``; a piece that starts with spaces directly followed by a digit (1-9) gets
+    its leading spaces replaced by ``+`` before stripping. Because ``"0470..., 0471..."`` is
+    also a perfectly normal list typed by a human, the rule is applied to later pieces only
+    when the *first* piece shows the symptom: only then do we know the client lost its plus
+    signs. Otherwise a space after a comma would turn a national number such as a US
+    ``2025550123`` into ``+20 2555...``, which is a possible Egyptian number.
+    """
+    pieces = _SEPARATORS.split(raw)
+    lost_plus = _LOST_PLUS.match(pieces[0]) is not None
+    out: list[str] = []
+    for index, piece in enumerate(pieces):
+        restored = _LOST_PLUS.sub("+", piece, count=1) if lost_plus or index == 0 else piece
+        cleaned = restored.strip()
+        if cleaned:
+            out.append(cleaned)
+    return out
+
+
+def _parse(text: str, region: str | None) -> PhoneNumber | None:
+    """Parse with phonenumbers, mapping its exception to ``None``: a failure is just a miss."""
+    try:
+        return phonenumbers.parse(text, region)
+    except NumberParseException:
+        return None
+
+
+def _is_possible(number: PhoneNumber) -> bool:
+    """Possible as a *complete* number, i.e. not merely a local number lacking its area code.
+
+    ``phonenumbers.is_possible_number`` also accepts ``IS_POSSIBLE_LOCAL_ONLY``; such a number
+    has no well-defined E.164 form, so sending to it would reach the wrong subscriber.
+    """
+    return phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE
+
+
+def _shown(raw: str) -> str:
+    """Quote ``raw`` for an error message, shortened so a huge input cannot bloat the reply."""
+    text = raw.strip()
+    return repr(text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 3] + "...")
+
+
+def _normalize(raw: str, default_region: str) -> tuple[str | None, str | None]:
+    """Return ``(e164, None)`` or ``(None, reason)``; shared by the raising and batch APIs."""
+    text = raw.strip()
+    if not text:
+        return None, "empty phone number"
+    if not _ALLOWED.match(text):
+        return None, f"{_shown(raw)} contains characters that are not part of a phone number"
+    digits = "".join(_DIGITS.findall(text))
+    international = text.startswith("+") or digits.startswith("00")
+    significant = digits[2:] if digits.startswith("00") and not text.startswith("+") else digits
+    if len(significant) > MAX_E164_DIGITS:
+        return None, f"{_shown(raw)} has more than {MAX_E164_DIGITS} digits"
+
+    candidates: list[PhoneNumber] = []
+    if international:
+        # "00" is the international prefix in most of the world; reading it explicitly keeps
+        # "0032..." working even when the default region dials abroad with something else.
+        parsed = _parse("+" + significant, None)
+        if parsed is not None:
+            candidates.append(parsed)
+    else:
+        # National spelling in the default region first, then the digits-only international
+        # convention (as used by WhatsApp links): "32470123456" means "+32470123456".
+        region = default_region.upper()
+        for parsed in (_parse(text, region), _parse("+" + digits, None)):
+            if parsed is not None:
+                candidates.append(parsed)
+
+    # Prefer a reading that the metadata knows as valid; failing that, accept one that is
+    # merely possible (right length for its country). Gateways must not refuse numbers from
+    # ranges allocated after the installed metadata was published, nor fictional test ranges
+    # such as the +1 555 area code that tests and demos rely on.
+    possible = [n for n in candidates if _is_possible(n)]
+    chosen = next((n for n in possible if phonenumbers.is_valid_number(n)), None)
+    if chosen is None and possible:
+        chosen = possible[0]
+    if chosen is None:
+        return None, f"{_shown(raw)} is not a possible phone number"
+    e164 = phonenumbers.format_number(chosen, phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) - 1 > MAX_E164_DIGITS:
+        return None, f"{_shown(raw)} has more than {MAX_E164_DIGITS} digits"
+    return e164, None
+
+
+def normalize_number(raw: str, default_region: str) -> str:
+    """Return ``raw`` as an E.164 number (``+32470123456``) or raise ``InvalidParameter``.
+
+    Accepted spellings: ``+32470123456``, ``0032470123456``, a national number of
+    ``default_region`` (``0470123456`` for ``"BE"``), digits-only international
+    (``32470123456``), each with optional spaces, dots, dashes and parentheses. Refused:
+    empty strings, letters or other symbols, more than 15 digits, and numbers that are not
+    *possible* (wrong length for their country). A possible but not *valid* number is
+    accepted; see the comment in the implementation for why. ``default_region`` is an ISO
+    3166 alpha-2 code; an unknown one (e.g. ``"ZZ"``) means national spellings are refused.
+    """
+    e164, error = _normalize(raw, default_region)
+    if e164 is None:
+        raise invalid("recipients", error or f"{_shown(raw)} is not a possible phone number")
+    return e164
+
+
+def parse_recipients(
+    raw: str, default_region: str, max_count: int = DEFAULT_MAX_RECIPIENTS
+) -> list[Recipient]:
+    """Split and normalise the ``recipients`` parameter, one :class:`Recipient` per number.
+
+    Bad numbers do not fail the request: each carries its own error so the caller can send to
+    the rest and report the others. Identical E.164 numbers (however spelled) are kept once,
+    at their first position, so nobody is texted twice by one request. Refused pieces are all
+    kept, since each deserves its own error line. Raises ``MissingParameter`` when there is no
+    piece at all and ``InvalidParameter`` when there are more than ``max_count`` pieces; that
+    check counts pieces before de-duplication and runs before any parsing, so an oversized
+    request is refused cheaply.
+    """
+    pieces = split_recipients(raw)
+    if not pieces:
+        raise missing("recipients")
+    if len(pieces) > max_count:
+        raise invalid("recipients", f"at most {max_count} numbers per request")
+    seen: set[str] = set()
+    out: list[Recipient] = []
+    for piece in pieces:
+        e164, error = _normalize(piece, default_region)
+        if e164 is not None:
+            if e164 in seen:
+                continue
+            seen.add(e164)
+        out.append(Recipient(raw=piece, e164=e164, error=error))
+    return out

@@ -1,0 +1,39 @@
+"""Time formats of the SMSMobileAPI-compatible API, computed from UTC UNIX milliseconds.
+
+The store keeps integers; every string a client sees is made here, so the formats cannot drift
+between endpoints.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+
+
+def utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def iso_utc(ms: int) -> str:
+    """ISO 8601 in UTC with a ``Z``, second precision: ``2026-03-13T08:45:12Z``."""
+    return utc(ms).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local(ms: int, zone: tzinfo) -> datetime:
+    return utc(ms).astimezone(zone)
+
+
+def date_str(ms: int, zone: tzinfo) -> str:
+    return local(ms, zone).strftime("%Y-%m-%d")
+
+
+def hour_str(ms: int, zone: tzinfo) -> str:
+    return local(ms, zone).strftime("%H:%M:%S")
+
+
+def datetime_str(ms: int, zone: tzinfo) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` in ``zone``: the reference API's human date-time format."""
+    return local(ms, zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def unix_seconds(ms: int) -> int:
+    return ms // 1000

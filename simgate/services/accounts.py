@@ -1,0 +1,70 @@
+"""Accounts, their API keys, and authenticating a request's key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simgate.domain.errors import ApiExpired, InvalidApiKey, InvalidParameter
+from simgate.services import credentials
+from simgate.context import Context
+from simgate.store import accounts as account_store
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account_id: int
+    api_key: str
+
+
+async def create_account(ctx: Context, email: str, password: str) -> NewAccount:
+    """Create an account with its first API key; the key is returned in clear only here."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise InvalidParameter(f"Invalid e-mail address: {email!r}", parameter="email")
+    if len(password) < 8:
+        raise InvalidParameter("The password needs at least 8 characters.", parameter="password")
+    password_hash = credentials.hash_password(password)
+    key = credentials.new_api_key()
+    now = ctx.clock()
+    async with ctx.db.begin() as conn:
+        account_id = await account_store.create(conn, email, password_hash, now)
+        await account_store.add_key(
+            conn, account_id, prefix=key.prefix, digest=key.digest, label="default", now_ms=now
+        )
+    return NewAccount(account_id=account_id, api_key=key.value)
+
+
+async def issue_key(ctx: Context, email: str, label: str, *, replace: bool = False) -> str:
+    """A new API key for an existing account; with ``replace``, older keys of that label die."""
+    key = credentials.new_api_key()
+    now = ctx.clock()
+    async with ctx.db.begin() as conn:
+        account = await account_store.by_email(conn, email.strip().lower())
+        if account is None:
+            raise InvalidParameter(f"No account with e-mail {email}.", parameter="email")
+        if replace:
+            await account_store.revoke_keys(conn, int(account["id"]), label, now)
+        await account_store.add_key(
+            conn, int(account["id"]), prefix=key.prefix, digest=key.digest, label=label, now_ms=now
+        )
+    return key.value
+
+
+async def account_id_by_email(ctx: Context, email: str) -> int | None:
+    async with ctx.db.connect() as conn:
+        account = await account_store.by_email(conn, email.strip().lower())
+    return None if account is None else int(account["id"])
+
+
+async def authenticate_key(ctx: Context, api_key: str) -> int:
+    """The account that owns ``api_key``, or ``InvalidApiKey`` / ``ApiExpired``."""
+    candidate = credentials.digest(api_key.strip())
+    async with ctx.db.connect() as conn:
+        row = await account_store.key_by_digest(conn, candidate)
+    if row is None or not credentials.same_digest(str(row["digest"]), candidate):
+        raise InvalidApiKey("The API key is not valid.")
+    if row["revoked_ms"] is not None:
+        raise InvalidApiKey("The API key has been revoked.")
+    if row["expires_ms"] is not None and row["expires_ms"] <= ctx.clock():
+        raise ApiExpired("The API key has expired.")
+    return int(row["account_id"])

@@ -1,0 +1,73 @@
+"""Received SMS (the inbox read by ``/getsms/``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simgate.store.tables import inbox
+
+
+async def insert_once(conn: AsyncConnection, row: Mapping[str, Any]) -> tuple[RowMapping, bool]:
+    """Store a received SMS unless its ``dedup_key`` is already stored.
+
+    Returns the stored row and whether it is new: a device that resends a frame after a
+    reconnect gets the same row back, and no event fires twice.
+    """
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    result = await conn.execute(
+        dialect_insert(inbox)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(inbox)
+    )
+    created = result.mappings().first()
+    if created is not None:
+        return created, True
+    existing = await conn.execute(select(inbox).where(inbox.c.dedup_key == row["dedup_key"]))
+    return existing.mappings().one(), False
+
+
+async def get(conn: AsyncConnection, account_id: int, guid: str) -> RowMapping | None:
+    result = await conn.execute(
+        select(inbox).where(inbox.c.account_id == account_id, inbox.c.guid == guid)
+    )
+    return result.mappings().first()
+
+
+async def list_received(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    device_sid: str | None = None,
+    after_ms: int | None = None,
+    only_unread: bool = False,
+    limit: int = 1000,
+) -> Sequence[RowMapping]:
+    """Received SMS, newest first."""
+    query = select(inbox).where(inbox.c.account_id == account_id)
+    if device_sid is not None:
+        query = query.where(inbox.c.device_sid == device_sid)
+    if after_ms is not None:
+        query = query.where(inbox.c.received_ms > after_ms)
+    if only_unread:
+        query = query.where(inbox.c.read.is_(False))
+    result = await conn.execute(query.order_by(inbox.c.id.desc()).limit(limit))
+    return result.mappings().all()
+
+
+async def set_fields(
+    conn: AsyncConnection, account_id: int, guid: str, values: Mapping[str, Any]
+) -> RowMapping | None:
+    result = await conn.execute(
+        update(inbox)
+        .where(inbox.c.account_id == account_id, inbox.c.guid == guid)
+        .values(**values)
+        .returning(inbox)
+    )
+    return result.mappings().first()

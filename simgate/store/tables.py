@@ -1,0 +1,178 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create exactly this (a test checks)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Stable constraint names make migrations reproducible on both engines.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only gives AUTOINCREMENT semantics to INTEGER PRIMARY KEY; BigInteger keeps PostgreSQL
+# ids 64-bit while SQLite still gets a rowid alias.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("label", Text, nullable=False, default=""),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=True),
+    Column("revoked_ms", BigInteger, nullable=True),
+    Index("ix_api_keys_account", "account_id"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("sid", String(40), nullable=False, unique=True),
+    Column("label", Text, nullable=False, default=""),
+    Column("phone_number", Text, nullable=False, default=""),
+    Column("token_prefix", String(16), nullable=False),
+    Column("token_digest", String(64), nullable=False, unique=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_seen_ms", BigInteger, nullable=True),
+    Column("battery", Integer, nullable=True),
+    Column("signal", Integer, nullable=True),
+    Column("version", Text, nullable=True),
+    Column("driver", Text, nullable=True),
+    # JSON-encoded lists, e.g. "[1, 2]" and '["sms"]'.
+    Column("sims", Text, nullable=False, default="[]"),
+    Column("capabilities", Text, nullable=False, default="[]"),
+    Index("ix_devices_account", "account_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("guid", String(40), nullable=False, unique=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("recipient", Text, nullable=False),
+    # What the radio sends: after short-link rewriting, or the link to an encrypted message.
+    Column("text", Text, nullable=False),
+    Column("encoding", String(8), nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("channel", String(16), nullable=False, default="sms"),
+    Column("state", String(16), nullable=False),
+    Column("port", Integer, nullable=True),
+    Column("requested_sid", String(40), nullable=True),
+    Column("device_id", Id, ForeignKey("devices.id", ondelete="SET NULL"), nullable=True),
+    Column("device_sid", String(40), nullable=True),
+    Column("sent_sim", Integer, nullable=True),
+    Column("schedule_ms", BigInteger, nullable=True),
+    # Earliest time the dispatcher may hand it out: the schedule, or a retry's backoff.
+    Column("not_before_ms", BigInteger, nullable=False),
+    Column("lease_until_ms", BigInteger, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("dispatched_ms", BigInteger, nullable=True),
+    Column("sent_ms", BigInteger, nullable=True),
+    Column("error_api", Text, nullable=False, default=""),
+    Column("error_mobile", Text, nullable=False, default=""),
+    Column("retries", Integer, nullable=False, default=0),
+    Column("shorturl", Boolean, nullable=False, default=False),
+    Column("encrypted", Boolean, nullable=False, default=False),
+    Column("source", String(16), nullable=False, default="api"),
+    Index("ix_messages_account_id", "account_id", "id"),
+    Index("ix_messages_work", "account_id", "state", "not_before_ms"),
+    Index("ix_messages_device_state", "device_id", "state"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("guid", String(40), nullable=False, unique=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("device_id", Id, ForeignKey("devices.id", ondelete="CASCADE"), nullable=True),
+    Column("device_sid", String(40), nullable=False),
+    Column("number", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sim", Integer, nullable=True),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("read", Boolean, nullable=False, default=False),
+    Column("alias", Text, nullable=True),
+    # "<device id>:<frame id>": a frame resent after a reconnect is stored once.
+    Column("dedup_key", String(120), nullable=False),
+    UniqueConstraint("dedup_key", name="uq_inbox_dedup_key"),
+    Index("ix_inbox_account_id", "account_id", "id"),
+)
+
+mobile_sent = Table(
+    "mobile_sent",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("device_id", Id, ForeignKey("devices.id", ondelete="CASCADE"), nullable=True),
+    Column("device_sid", String(40), nullable=False),
+    Column("number", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("mobile_date_ms", BigInteger, nullable=False),
+    Column("mobile_date_formatted", Text, nullable=False),
+    Column("synchro_ms", BigInteger, nullable=False),
+    Column("dedup_key", String(120), nullable=False),
+    UniqueConstraint("dedup_key", name="uq_mobile_sent_dedup_key"),
+    Index("ix_mobile_sent_account_time", "account_id", "synchro_ms"),
+)
+
+short_links = Table(
+    "short_links",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("message_guid", String(40), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("clicks", Integer, nullable=False, default=0),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_short_links_message", "message_guid"),
+)
+
+sealed_messages = Table(
+    "sealed_messages",
+    metadata,
+    Column("code", String(24), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("message_guid", String(40), nullable=False, unique=True),
+    # AES-256-GCM with a key derived by PBKDF2-SHA256 from the passphrase the sender receives
+    # once; all base64url. The server never holds the passphrase or the key.
+    Column("salt", String(64), nullable=False),
+    Column("iterations", Integer, nullable=False),
+    Column("nonce", String(32), nullable=False),
+    Column("ciphertext", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)

@@ -1,0 +1,94 @@
+"""A real simgate server (uvicorn) on an ephemeral loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+
+from simgate.app import create_app
+from simgate.config import Settings
+from simgate.context import Context
+from simgate.services import accounts, devices
+
+T = TypeVar("T")
+
+
+@dataclass
+class Account:
+    id: int
+    email: str
+    api_key: str
+
+
+@dataclass
+class PairedDevice:
+    sid: str
+    token: str
+
+
+class LiveServer:
+    """Starts ``create_app(settings)`` under uvicorn; ``url`` is the base URL."""
+
+    def __init__(self, settings_for: Callable[[str], Settings]) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.settings = settings_for(self.url)
+        self.app = create_app(self.settings)
+        self.ctx: Context = self.app.state.ctx
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app, log_level="warning", lifespan="on", ws_ping_interval=None)
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._emails = 0
+
+    def _serve(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._server.serve(sockets=[self._sock])
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+        self._sock.close()
+
+    def call(self, coro: Awaitable[T], timeout: float = 15) -> T:
+        """Run a coroutine on the server's own loop (same engine, same dispatcher)."""
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        return future.result(timeout)
+
+    def create_account(self, email: str | None = None) -> Account:
+        self._emails += 1
+        email = email or f"user{self._emails}@example.test"
+        created = self.call(accounts.create_account(self.ctx, email, "correct horse battery"))
+        return Account(id=created.account_id, email=email, api_key=created.api_key)
+
+    def add_device(self, account: Account, label: str = "phone") -> PairedDevice:
+        paired = self.call(devices.add_device(self.ctx, account.email, label))
+        return PairedDevice(sid=paired.sid, token=paired.token)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10, **kwargs)
