@@ -45,14 +45,15 @@ $(BIN)/python:
 	@$(PY) -c 'import sys; sys.exit(0) if sys.version_info >= (3, 11) else sys.exit("simgate needs Python >= 3.11; $(PY) is " + sys.version.split()[0] + " (use make PY=python3.11)")'
 	@echo "creating $(VENV) with $(PY)"
 	@$(PY) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install -qq --disable-pip-version-check --upgrade pip
 
 install: $(STAMP)
 
-# Reinstall only when pyproject.toml changed since the last successful install.
+# Reinstall only when pyproject.toml changed since the last successful install. -qq keeps
+# setuptools' build chatter out of every run; pip's errors still print.
 $(STAMP): pyproject.toml | $(BIN)/python
 	@echo "pip install -e '.[server,dev]'"
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[server,dev]'
+	@$(BIN)/python -m pip install -qq --disable-pip-version-check -e '.[server,dev]'
 	@touch $@
 
 run: install

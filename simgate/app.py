@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from simgate import __version__
-from simgate.api import errors
+from simgate.api import conversations, errors, frommobile, gateway, links
 from simgate.api import inbox as inbox_api
 from simgate.api import sms as sms_api
 from simgate.config import Settings
@@ -50,7 +50,14 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     app.state.ctx = ctx
     app.state.dispatcher = dispatcher
     errors.install(app)
-    app.include_router(sms_api.router)
-    app.include_router(inbox_api.router)
+    for router in (
+        sms_api.router,
+        inbox_api.router,
+        frommobile.router,
+        conversations.router,
+        gateway.router,
+        links.router,
+    ):
+        app.include_router(router)
     app.router.routes.append(device_route(ctx, dispatcher))
     return app

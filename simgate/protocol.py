@@ -66,7 +66,7 @@ DEVICE_WS_PATH: Final = "/device/ws"
 CLOSE_INVALID_TOKEN: Final = 4401
 """Close code the server uses for an unknown or revoked device token: the agent stops retrying."""
 
-CLOSE_INVALID_TOKEN_REASON: Final = "invalid device token"
+CLOSE_INVALID_TOKEN_REASON: Final = "invalid device token"  # noqa: S105 - a close reason
 
 CLOSE_HEARTBEAT_TIMEOUT: Final = 4408
 """Close code the agent uses when the server has been silent for too long (then it reconnects)."""
@@ -276,7 +276,9 @@ class HelloFrame(_Frame):
             version=_str(data, t, "version", default="", max_length=_MAX_SHORT_TEXT),
             driver=_str(data, t, "driver", default="", max_length=_MAX_SHORT_TEXT),
             sims=_int_tuple(data, t, "sims"),
-            capabilities=_str_tuple(data, t, "capabilities") if "capabilities" in data else ("sms",),
+            capabilities=(
+                _str_tuple(data, t, "capabilities") if "capabilities" in data else ("sms",)
+            ),
             battery=_opt_int(data, t, "battery", minimum=0, maximum=100),
             signal=_opt_int(data, t, "signal", minimum=0, maximum=4),
         )

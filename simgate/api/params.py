@@ -170,6 +170,10 @@ async def _multipart(request: Request) -> dict[str, str]:
         form = await request.form()
     except Exception as exc:  # the multipart parser raises several unrelated types
         raise InvalidParameter("The multipart body could not be read.") from exc
-    return {
-        name: value for name, value in form.multi_items() if not isinstance(value, UploadFile)
-    }
+    try:
+        return {
+            name: value for name, value in form.multi_items() if not isinstance(value, UploadFile)
+        }
+    finally:
+        # Uploaded files are spooled to temporary files; nothing here reads them.
+        await form.close()

@@ -161,9 +161,8 @@ class SimulatorDriver(Driver):
         """Make the phone receive an SMS from ``number`` (``sim`` None: the first SIM)."""
         if sim is None and self.sims:
             sim = self.sims[0]
-        self._events.put_nowait(
-            InboundSms(number=number, text=text, at_ms=now_ms() if at_ms is None else at_ms, sim=sim)
-        )
+        at = now_ms() if at_ms is None else at_ms
+        self._events.put_nowait(InboundSms(number=number, text=text, at_ms=at, sim=sim))
 
     def inject_mobile_sent(self, number: str, text: str, *, at_ms: int | None = None) -> None:
         """Pretend the owner typed and sent an SMS to ``number`` on the phone itself."""
