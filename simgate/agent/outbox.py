@@ -209,6 +209,9 @@ class Outbox:
         self._dirty = asyncio.Event()
         self.flushed = asyncio.Event()
         """Set after every completed write; the runner's writer waits on it for new frames."""
+        self.emptied = asyncio.Event()
+        """Set while no frame waits for an ack (a stopping agent waits on it briefly)."""
+        self.emptied.set()
         self._lock_fd: int | None = None
 
     # ------------------------------------------------------------------------- lifecycle
@@ -289,6 +292,8 @@ class Outbox:
             ) from exc
         pending.sort(key=lambda item: item.seq)
         self._pending = {item.frame.id: item for item in pending}
+        if self._pending:
+            self.emptied.clear()
         self._messages = messages
         self._next_seq = max([next_seq, *(item.seq + 1 for item in pending)])
         self._durable_seq = self._next_seq - 1
@@ -300,6 +305,7 @@ class Outbox:
         item = PendingFrame(seq=self._next_seq, frame=frame)
         self._next_seq += 1
         self._pending[frame.id] = item
+        self.emptied.clear()
         self._changed()
         return item
 
@@ -314,6 +320,8 @@ class Outbox:
             if record is not None and record.frame_id == frame_id:
                 record.frame_id = None
                 record.updated = now_ms()
+        if not self._pending:
+            self.emptied.set()
         self._changed()
         return item
 
@@ -327,9 +335,7 @@ class Outbox:
         Only frames already on disk are offered: a frame the server acked but the agent then lost
         in a crash could otherwise be reported again with a different outcome.
         """
-        return [
-            item for item in self._pending.values() if seq < item.seq <= self._durable_seq
-        ]
+        return [item for item in self._pending.values() if seq < item.seq <= self._durable_seq]
 
     @property
     def pending_count(self) -> int:

@@ -305,13 +305,10 @@ class AgentRunner:
                 force.cancel()
         await self.outbox.commit()
         ack_deadline = min(deadline, loop.time() + _ACK_WAIT_ON_STOP)
-        while (
-            self.outbox.pending_count
-            and self.connected
-            and not self._force_stop.is_set()
-            and loop.time() < ack_deadline
-        ):
-            await asyncio.sleep(0.05)
+        if self.outbox.pending_count and self.connected and not self._force_stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(ack_deadline):
+                    await self.outbox.emptied.wait()
 
     # ------------------------------------------------------------------------ connection
 
@@ -589,7 +586,9 @@ class AgentRunner:
                 log.info("the %s driver has no more events", self._driver.name)
                 return
             except Exception:
-                log.exception("the %s driver's event stream failed; restarting it", self._driver.name)
+                log.exception(
+                    "the %s driver's event stream failed; restarting it", self._driver.name
+                )
                 await asyncio.sleep(_DRIVER_RESTART_SECONDS)
             finally:
                 aclose = getattr(events, "aclose", None)
@@ -605,12 +604,18 @@ class AgentRunner:
             conn = self._conn
             if conn is not None:
                 with contextlib.suppress(ConnectionClosed):
-                    await conn.send(StatusFrame(battery=self._status.battery, signal=self._status.signal))
+                    await conn.send(
+                        StatusFrame(battery=self._status.battery, signal=self._status.signal)
+                    )
             return
         frame: AckedFrame
         if isinstance(event, InboundSms):
             frame = ReceivedFrame(
-                id=new_frame_id(), number=event.number, text=event.text, at=event.at_ms, sim=event.sim
+                id=new_frame_id(),
+                number=event.number,
+                text=event.text,
+                at=event.at_ms,
+                sim=event.sim,
             )
         else:
             frame = MobileSentFrame(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,8 +19,72 @@ from simgate.services import accounts
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+@dataclass(frozen=True)
+class Doc:
+    """One documented parameter of a compatible endpoint, for the OpenAPI document."""
+
+    name: str
+    description: str
+    required: bool = False
+    type: str = "string"
+    enum: tuple[str, ...] = ()
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type}
+        if self.enum:
+            schema["enum"] = list(self.enum)
+        return schema
+
+
+APIKEY = Doc("apikey", "Your API key (or send `Authorization: Bearer <key>`).", required=True)
+
+
+def _openapi(method: str, docs: Sequence[Doc]) -> dict[str, Any]:
+    if method == "GET":
+        return {
+            "parameters": [
+                {
+                    "name": doc.name,
+                    "in": "query",
+                    "required": doc.required,
+                    "description": doc.description,
+                    "schema": doc.schema(),
+                }
+                for doc in docs
+            ]
+        }
+    body_schema = {
+        "type": "object",
+        "properties": {
+            doc.name: {**doc.schema(), "description": doc.description} for doc in docs
+        },
+        "required": [doc.name for doc in docs if doc.required],
+    }
+    return {
+        "requestBody": {
+            "description": "Parameters as a form, a multipart form or a JSON object; "
+            "they may also be sent in the query string.",
+            "content": {
+                media: {"schema": body_schema}
+                for media in (
+                    "application/x-www-form-urlencoded",
+                    "multipart/form-data",
+                    "application/json",
+                )
+            },
+        }
+    }
+
+
 def compat_route(
-    router: APIRouter, path: str, handler: Handler, *, summary: str, description: str = ""
+    router: APIRouter,
+    path: str,
+    handler: Handler,
+    *,
+    summary: str,
+    description: str = "",
+    params: Sequence[Doc] = (),
+    authenticated: bool = True,
 ) -> None:
     """Serve ``path`` with and without its trailing slash, GET and POST, never redirecting.
 
@@ -27,17 +92,25 @@ def compat_route(
     real routes; only the documented one (with the slash) appears in the OpenAPI document.
     """
     base = path.rstrip("/")
-    router.add_api_route(
-        base + "/",
-        handler,
-        methods=["GET", "POST"],
-        summary=summary,
-        description=description,
-        response_class=JsonResponse,
-    )
-    router.add_api_route(
-        base, handler, methods=["GET", "POST"], include_in_schema=False, response_class=JsonResponse
-    )
+    docs = [APIKEY, *params] if authenticated else list(params)
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            base + "/",
+            handler,
+            methods=[method],
+            summary=summary,
+            description=description,
+            response_class=JsonResponse,
+            operation_id=f"{handler.__name__}_{method.lower()}",
+            openapi_extra=_openapi(method, docs),
+        )
+        router.add_api_route(
+            base,
+            handler,
+            methods=[method],
+            include_in_schema=False,
+            response_class=JsonResponse,
+        )
 
 
 def context(request: Request) -> Context:
