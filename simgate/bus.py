@@ -16,6 +16,8 @@ Handler = Callable[[str], None]
 WORK = "work"
 #: Topic for "the earliest scheduled time may have changed"; payload: the account id.
 SCHEDULE = "schedule"
+#: Topic for "this device was deleted: close its live connection"; payload: the device id.
+DEVICE_REMOVED = "device-removed"
 
 
 class InProcessBus:

@@ -78,10 +78,16 @@ def serve(
     import uvicorn
 
     from simgate.app import create_app
+    from simgate.serving import Server
 
     settings = _settings(host=host, port=port)
-    app_ = create_app(settings, migrate=True)
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(settings, migrate=True),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+    )
+    Server(config).run()  # uvloop when installed
 
 
 @account_app.command("create")
@@ -140,7 +146,8 @@ def demo(
         # A fresh key each run: stored keys are hashed, so an old one cannot be shown again.
         key = await accounts.issue_key(ctx, DEMO_EMAIL, "demo", replace=True)
         account_id = await accounts.account_id_by_email(ctx, DEMO_EMAIL)
-        assert account_id is not None
+        if account_id is None:
+            raise RuntimeError("the demo account vanished while being prepared")
         async with ctx.db.connect() as conn:
             row = await device_store.by_label(conn, account_id, DEMO_DEVICE)
         if row is None:
@@ -167,14 +174,15 @@ async def _serve_with_simulator(settings: Settings, token: str) -> None:
     import uvicorn
 
     from simgate.app import create_app
+    from simgate.serving import Server
 
-    server = uvicorn.Server(
+    server = Server(
         uvicorn.Config(
             create_app(settings), host=settings.host, port=settings.port, log_level="warning"
         )
     )
     serving = asyncio.create_task(server.serve())
-    while not server.started and not serving.done():
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn exposes a flag only
         await asyncio.sleep(0.05)
     if serving.done():
         await serving

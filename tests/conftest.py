@@ -77,7 +77,9 @@ def server(server_factory: Callable[..., LiveServer]) -> LiveServer:
     return server_factory()
 
 
-def eventually(check: Callable[[], object], timeout: float = 10.0, interval: float = 0.02) -> object:
+def eventually(
+    check: Callable[[], object], timeout: float = 10.0, interval: float = 0.02
+) -> object:
     """Wait for ``check`` to return something truthy (a test's wait, bounded in time)."""
     deadline = time.monotonic() + timeout
     while True:

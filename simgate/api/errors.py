@@ -45,12 +45,14 @@ def error_response(request: Request, exc: SimgateError) -> Response:
 
 
 async def _simgate_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SimgateError)
+    if not isinstance(exc, SimgateError):  # registered for SimgateError only
+        return await _unexpected(request, exc)
     return error_response(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):  # registered for HTTPException only
+        return await _unexpected(request, exc)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
     return JsonResponse(
         error_body(request, code, message, {}),

@@ -1,7 +1,158 @@
-"""Placeholder router; filled in by the issue that adds these endpoints."""
+"""``/gateway/mobile/list|update|delete/``: the phones and modems of an account."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+from zoneinfo import ZoneInfo
 
-router = APIRouter()
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from simgate.api.common import compat_route, json, start
+from simgate.api.params import Params
+from simgate.domain import timefmt
+from simgate.domain.errors import invalid, missing
+from simgate.services import gateway
+from simgate.services.gateway import Mobile, MobileList, MobileQuery, MobileUpdate, Removed
+
+router = APIRouter(tags=["Devices"])
+
+#: A SID is at most this long (the width of the stored column): a longer one cannot exist.
+MAX_SID = 40
+#: A search longer than this cannot match any field of a device; refusing it keeps logs sane.
+MAX_SEARCH = 200
+
+
+def _sid(params: Params) -> str | None:
+    sid = params.text("sid")
+    if sid is not None and len(sid) > MAX_SID:
+        raise invalid("sid", f"at most {MAX_SID} characters")
+    return sid
+
+
+def _presence(request: Request) -> gateway.Presence:
+    """The dispatcher of this process, which knows the devices connected to it."""
+    presence: gateway.Presence = request.app.state.dispatcher
+    return presence
+
+
+# ------------------------------------------------------------------------------------ shapes
+
+
+def _mobile(mobile: Mobile, zone: ZoneInfo) -> dict[str, Any]:
+    seen = mobile.last_seen_ms
+    return {
+        "sid": mobile.sid,
+        "sIdentifiant": mobile.sid,
+        "label": mobile.label,
+        "phone_number": mobile.phone_number,
+        "online": mobile.online,
+        "last_seen": None if seen is None else timefmt.datetime_str(seen, zone),
+        "last_seen_unix": None if seen is None else timefmt.unix_seconds(seen),
+        "battery": mobile.battery,
+        "signal": mobile.signal,
+        "version": mobile.version,
+        "driver": mobile.driver,
+        "sims": [{"port": port} for port in mobile.sims],
+        "capabilities": mobile.capabilities,
+        "sent_today": mobile.sent_today,
+        "received_today": mobile.received_today,
+    }
+
+
+def _listing(listing: MobileList, query: MobileQuery, zone: ZoneInfo) -> dict[str, Any]:
+    note = (
+        f"online: connected to this server now, or heard from within the last "
+        f"{listing.online_seconds} s. connected_limit: the devices paired with this account "
+        f"(no plan limit). sent_today/received_today: since midnight ({zone.key})."
+    )
+    return {
+        "success": True,
+        "connected_available": listing.paired - listing.online,
+        "connected_limit": listing.paired,
+        "connected_now": listing.online,
+        "filters": {"sid": query.sid, "search": query.search},
+        "items": [_mobile(mobile, zone) for mobile in listing.items],
+        "note": note,
+    }
+
+
+def _removed(removed: Removed) -> dict[str, Any]:
+    return {
+        "success": True,
+        "sid": removed.sid,
+        "deleted": {
+            "received": removed.received,
+            "mobile_sent": removed.mobile_sent,
+            "failed_queued": removed.failed_queued,
+        },
+        "requeued": removed.requeued,
+    }
+
+
+# ------------------------------------------------------------------------------------ routes
+
+
+async def mobile_list(request: Request) -> Response:
+    ctx, params, account_id = await start(request)
+    search = params.text("search")
+    if search is not None and len(search) > MAX_SEARCH:
+        raise invalid("search", f"at most {MAX_SEARCH} characters")
+    query = MobileQuery(sid=_sid(params), search=search)
+    listing = await gateway.list_mobiles(ctx, account_id, query, _presence(request))
+    return json(_listing(listing, query, ctx.settings.zone))
+
+
+async def mobile_update(request: Request) -> Response:
+    ctx, params, account_id = await start(request)
+    sid = _sid(params)
+    if sid is None:
+        raise missing("sid")
+    # Documented: "label is required but can be empty (label=)". So present-and-empty clears
+    # the label, and only an absent label is a missing parameter.
+    label = params.raw("label")
+    if label is None:
+        raise missing("label")
+    change = MobileUpdate(sid=sid, label=label, phone_number=params.text("phone_number"))
+    updated = await gateway.update_mobile(ctx, account_id, change)
+    return json(
+        {
+            "success": True,
+            "sid": updated.sid,
+            "label": updated.label,
+            "phone_number": updated.phone_number,
+        }
+    )
+
+
+async def mobile_delete(request: Request) -> Response:
+    ctx, params, account_id = await start(request)
+    sid = _sid(params)
+    if sid is None:
+        raise missing("sid")
+    removed = await gateway.delete_mobile(ctx, account_id, sid)
+    return json(_removed(removed))
+
+
+compat_route(
+    router,
+    "/gateway/mobile/list/",
+    mobile_list,
+    summary="List your phones and modems, with presence and today's traffic",
+    description="Filter by exact SID (`sid`) or by a text search over the listed fields.",
+)
+compat_route(
+    router,
+    "/gateway/mobile/update/",
+    mobile_update,
+    summary="Set a device's label (required, may be empty) and phone number",
+)
+compat_route(
+    router,
+    "/gateway/mobile/delete/",
+    mobile_delete,
+    summary="Delete a device, its received SMS and its sent-from-phone log",
+    description="Messages waiting for this device fail with error_api 'device deleted'; "
+    "its token stops working and a live connection is closed.",
+)

@@ -21,6 +21,9 @@ from simgate.domain.errors import InvalidParameter, PayloadTooLarge, invalid, mi
 
 T = TypeVar("T")
 
+#: Longer digit strings cannot be a count, a SIM port or a UNIX time; they would only overflow.
+MAX_INTEGER_DIGITS = 19
+
 
 class Params:
     """Merged parameters with typed accessors. An empty value counts as absent."""
@@ -68,7 +71,7 @@ class Params:
         value = self.text(name)
         if value is None:
             return None
-        if not value.lstrip("-").isdigit() or len(value) > 19:
+        if not value.lstrip("-").isdigit() or len(value) > MAX_INTEGER_DIGITS:
             raise invalid(name, f"expected a whole number, got {value[:40]!r}")
         number = int(value)
         if minimum is not None and number < minimum:

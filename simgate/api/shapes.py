@@ -81,7 +81,9 @@ def sent_sms(row: RowMapping, zone: ZoneInfo) -> dict[str, Any]:
         "send_from_mobile": "1" if row["state"] == MessageState.SENT.value else "0",
         "send_from_mobile_erreur": row["error_mobile"],
         "send_from_mobile_sIdentifiant": row["device_sid"] or "",
-        "send_from_mobile_timestamp": None if sent_ms is None else timefmt.unix_seconds(sent_ms),
+        "send_from_mobile_timestamp": (
+            None if sent_ms is None else timefmt.unix_seconds(sent_ms)
+        ),
         "port": row["port"],
         "sim": row["sent_sim"],
         "send_with_whatsapp": _whatsapp(str(row["channel"])),

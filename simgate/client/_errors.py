@@ -19,6 +19,7 @@ for people and may change. httpx's own exceptions never escape: they arrive as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,6 +118,8 @@ class TransportError(SimgateClientError):
     """The request got no answer: connection refused, DNS, TLS, timeout, broken connection."""
 
 
+_CODE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: InvalidRequestError,
     403: AuthenticationError,
@@ -145,12 +148,16 @@ def error_for_status(
     gives a usable error with the generic code ``http_error``.
     """
     raw_code = body.get("error")
-    code = raw_code if isinstance(raw_code, str) and raw_code else "http_error"
+    text = raw_code.strip() if isinstance(raw_code, str) else ""
+    # The reference's own examples put a sentence in ``error``; simgate puts a code there and
+    # the sentence in ``message``. Either way the caller gets both a code and a sentence.
+    is_code = _CODE.fullmatch(text) is not None
+    code = text if is_code else "http_error"
     raw_message = body.get("message")
     if isinstance(raw_message, str) and raw_message.strip():
         message = raw_message.strip()
-    elif isinstance(raw_code, str) and raw_code and code != raw_code.lower().replace(" ", "_"):
-        message = raw_code
+    elif text and not is_code:
+        message = text
     else:
         message = f"The server answered HTTP {status}."
     if status == 429:  # noqa: PLR2004 - the one status that carries Retry-After

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simgate.context import Context
 from simgate.domain.errors import ApiExpired, InvalidApiKey, InvalidParameter
 from simgate.services import credentials
-from simgate.context import Context
 from simgate.store import accounts as account_store
+
+
+MAX_EMAIL_LENGTH = 320  # RFC 5321's limit for a forward path
+MIN_PASSWORD_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -19,9 +23,9 @@ class NewAccount:
 async def create_account(ctx: Context, email: str, password: str) -> NewAccount:
     """Create an account with its first API key; the key is returned in clear only here."""
     email = email.strip().lower()
-    if "@" not in email or len(email) > 320:
+    if "@" not in email or len(email) > MAX_EMAIL_LENGTH:
         raise InvalidParameter(f"Invalid e-mail address: {email!r}", parameter="email")
-    if len(password) < 8:
+    if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidParameter("The password needs at least 8 characters.", parameter="password")
     password_hash = credentials.hash_password(password)
     key = credentials.new_api_key()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import RowMapping
 
 from simgate import bus
+from simgate.context import Context
 from simgate.domain.errors import DeviceAuthError, InvalidParameter, NotFound
 from simgate.domain.states import (
     MAX_AUTO_RETRIES,
@@ -16,7 +17,6 @@ from simgate.domain.states import (
     retry_delay,
 )
 from simgate.services import credentials
-from simgate.context import Context
 from simgate.store import accounts as account_store
 from simgate.store import devices as device_store
 from simgate.store import messages as message_store
@@ -173,7 +173,11 @@ async def report_failed(
             }
         else:
             new_state = MessageState.FAILED
-            values |= {"error_mobile": error[:500], "device_id": device.id, "device_sid": device.sid}
+            values |= {
+                "error_mobile": error[:500],
+                "device_id": device.id,
+                "device_sid": device.sid,
+            }
         if new_state is not state:
             check_transition(state, new_state)
         values["state"] = new_state.value

@@ -1,16 +1,22 @@
-"""Received SMS: storing what devices report and reading the inbox."""
+"""Received SMS: storing what devices report, reading the inbox, and the API-side marks.
+
+The read flag and the alias live on the server only: ``/getsms/set-read/`` and
+``/getsms/update/`` never reach the phone, as in the reference service.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy.engine import RowMapping
 
-from simgate.domain import guids
-from simgate.domain.errors import SimgateError
-from simgate.domain.recipients import normalize_number
 from simgate.context import Context
+from simgate.domain import guids
+from simgate.domain.errors import NotFound, SimgateError, invalid
+from simgate.domain.recipients import normalize_number
 from simgate.services.devices import Device
+from simgate.store import devices as device_store
 from simgate.store import inbox as inbox_store
 
 
@@ -52,6 +58,12 @@ async def record_received(ctx: Context, device: Device, sms: Inbound) -> tuple[R
         return await inbox_store.insert_once(conn, row)
 
 
+#: ``/getsms/`` answers at most this many rows (the newest); see docs/api-receiving.md.
+MAX_ROWS: Final = 1000
+#: Longest alias ``/getsms/update/`` stores: a contact name, not a note.
+MAX_ALIAS_CHARS: Final = 200
+
+
 @dataclass(frozen=True)
 class InboxQuery:
     device_sid: str | None = None
@@ -60,13 +72,45 @@ class InboxQuery:
 
 
 async def list_received(ctx: Context, account_id: int, query: InboxQuery) -> list[RowMapping]:
-    """The account's received SMS, newest first."""
+    """The account's received SMS, newest first (by the phone's receive time), capped.
+
+    A ``device_sid`` that is not one of this account's devices is a 404, the same answer
+    whether it belongs to nobody or to another account.
+    """
     async with ctx.db.connect() as conn:
+        if query.device_sid is not None:
+            if await device_store.get(conn, account_id, query.device_sid) is None:
+                raise NotFound(f"No device with sIdentifiant {query.device_sid!r} in this account.")
         rows = await inbox_store.list_received(
             conn,
             account_id,
             device_sid=query.device_sid,
             after_ms=query.after_ms,
             only_unread=query.only_unread,
+            limit=MAX_ROWS,
         )
     return list(rows)
+
+
+async def mark_read(ctx: Context, account_id: int, guid: str) -> RowMapping:
+    """Mark one received SMS as read in the API status (the phone's own status is untouched).
+
+    Idempotent: marking an SMS that is already read succeeds and changes nothing.
+    """
+    async with ctx.db.begin() as conn:
+        row = await inbox_store.set_fields(conn, account_id, guid, {"read": True})
+    if row is None:
+        raise NotFound(f"No received SMS with GUID {guid} in this account.")
+    return row
+
+
+async def set_alias(ctx: Context, account_id: int, guid: str, alias: str) -> RowMapping:
+    """Set the alias of one received SMS; a blank ``alias`` clears it (stored as null)."""
+    cleaned = alias.strip()
+    if len(cleaned) > MAX_ALIAS_CHARS:
+        raise invalid("alias", f"at most {MAX_ALIAS_CHARS} characters")
+    async with ctx.db.begin() as conn:
+        row = await inbox_store.set_fields(conn, account_id, guid, {"alias": cleaned or None})
+    if row is None:
+        raise NotFound(f"No received SMS with GUID {guid} in this account.")
+    return row

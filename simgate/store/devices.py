@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from simgate.domain.states import MessageState
 from simgate.store._sql import like_pattern
-from simgate.store.tables import devices
+from simgate.store.tables import devices, inbox, messages, mobile_sent
 
 
 async def create(
@@ -134,7 +135,8 @@ async def update_label(
     *,
     label: str,
     phone_number: str | None,
-) -> bool:
+) -> RowMapping | None:
+    """Set the label (and the phone number unless None); the updated row, or None if not found."""
     values: dict[str, str] = {"label": label}
     if phone_number is not None:
         values["phone_number"] = phone_number
@@ -142,8 +144,10 @@ async def update_label(
         update(devices)
         .where(devices.c.account_id == account_id, devices.c.sid == sid)
         .values(**values)
+        .returning(devices)
     )
-    return result.rowcount > 0
+    row: RowMapping | None = result.mappings().first()
+    return row
 
 
 async def replace_token(
@@ -165,3 +169,118 @@ async def delete_one(conn: AsyncConnection, account_id: int, sid: str) -> int | 
     )
     value = result.scalar_one_or_none()
     return None if value is None else int(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# A device's traffic: what it did today, and what goes with it when it is removed. These touch
+# the messages, inbox and mobile_sent tables, always scoped by account and keyed by device.
+
+
+async def sent_counts_since(
+    conn: AsyncConnection, account_id: int, since_ms: int
+) -> dict[int, int]:
+    """Messages each device of the account has sent since ``since_ms``, by device id.
+
+    One grouped query for the whole account, however many devices it has.
+    """
+    result = await conn.execute(
+        select(messages.c.device_id, func.count())
+        .where(
+            messages.c.account_id == account_id,
+            messages.c.state == MessageState.SENT.value,
+            messages.c.sent_ms >= since_ms,
+            messages.c.device_id.is_not(None),
+        )
+        .group_by(messages.c.device_id)
+    )
+    return {int(device_id): int(count) for device_id, count in result.all()}
+
+
+async def received_counts_since(
+    conn: AsyncConnection, account_id: int, since_ms: int
+) -> dict[int, int]:
+    """SMS each device of the account has received since ``since_ms`` (phone time), by device id."""
+    result = await conn.execute(
+        select(inbox.c.device_id, func.count())
+        .where(
+            inbox.c.account_id == account_id,
+            inbox.c.received_ms >= since_ms,
+            inbox.c.device_id.is_not(None),
+        )
+        .group_by(inbox.c.device_id)
+    )
+    return {int(device_id): int(count) for device_id, count in result.all()}
+
+
+async def release_messages(
+    conn: AsyncConnection,
+    account_id: int,
+    device_id: int,
+    sid: str,
+    *,
+    error: str,
+    now_ms: int,
+) -> tuple[int, int]:
+    """Before a device is deleted: fail what only it could send, requeue what it merely holds.
+
+    A message addressed to the device's SID that is still queued or dispatched can never go out
+    any more, so it fails with ``error`` in ``error_api``. A message the device holds without
+    being addressed to it goes back to the queue at once, for another device, instead of
+    waiting for its lease to run out. Both moves are in the state table (queued/dispatched ->
+    failed, dispatched -> queued) and are guarded by the current state. Returns
+    ``(failed, requeued)``.
+    """
+    waiting = [MessageState.QUEUED.value, MessageState.DISPATCHED.value]
+    failed = await conn.execute(
+        update(messages)
+        .where(
+            messages.c.account_id == account_id,
+            messages.c.requested_sid == sid,
+            messages.c.state.in_(waiting),
+        )
+        .values(
+            state=MessageState.FAILED.value,
+            error_api=error,
+            lease_until_ms=None,
+            updated_ms=now_ms,
+        )
+    )
+    requeued = await conn.execute(
+        update(messages)
+        .where(
+            messages.c.account_id == account_id,
+            messages.c.device_id == device_id,
+            messages.c.state == MessageState.DISPATCHED.value,
+        )
+        .values(
+            state=MessageState.QUEUED.value,
+            device_id=None,
+            lease_until_ms=None,
+            updated_ms=now_ms,
+        )
+    )
+    return failed.rowcount, requeued.rowcount
+
+
+async def delete_history(
+    conn: AsyncConnection, account_id: int, device_id: int, sid: str
+) -> tuple[int, int]:
+    """Delete the SMS the device received and those its user sent from the phone itself.
+
+    The foreign keys cascade as well when the device row goes; deleting explicitly first gives
+    exact counts and also takes rows that carry the SID without a device link. Returns
+    ``(received, mobile_sent)``.
+    """
+    received = await conn.execute(
+        delete(inbox).where(
+            inbox.c.account_id == account_id,
+            or_(inbox.c.device_id == device_id, inbox.c.device_sid == sid),
+        )
+    )
+    from_phone = await conn.execute(
+        delete(mobile_sent).where(
+            mobile_sent.c.account_id == account_id,
+            or_(mobile_sent.c.device_id == device_id, mobile_sent.c.device_sid == sid),
+        )
+    )
+    return received.rowcount, from_phone.rowcount

@@ -49,7 +49,7 @@ async def list_received(
     only_unread: bool = False,
     limit: int = 1000,
 ) -> Sequence[RowMapping]:
-    """Received SMS, newest first."""
+    """Received SMS, newest first by the phone's receive time (ties: the later stored first)."""
     query = select(inbox).where(inbox.c.account_id == account_id)
     if device_sid is not None:
         query = query.where(inbox.c.device_sid == device_sid)
@@ -57,13 +57,16 @@ async def list_received(
         query = query.where(inbox.c.received_ms > after_ms)
     if only_unread:
         query = query.where(inbox.c.read.is_(False))
-    result = await conn.execute(query.order_by(inbox.c.id.desc()).limit(limit))
+    result = await conn.execute(
+        query.order_by(inbox.c.received_ms.desc(), inbox.c.id.desc()).limit(limit)
+    )
     return result.mappings().all()
 
 
 async def set_fields(
     conn: AsyncConnection, account_id: int, guid: str, values: Mapping[str, Any]
 ) -> RowMapping | None:
+    """Update one of the account's received SMS; the new row, or None when it is not there."""
     result = await conn.execute(
         update(inbox)
         .where(inbox.c.account_id == account_id, inbox.c.guid == guid)

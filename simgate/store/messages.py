@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate.domain.states import MessageState
 from simgate.store._sql import like_pattern
-from simgate.store.tables import messages
+from simgate.store.tables import messages, short_links
 
 QUEUED = MessageState.QUEUED.value
 DISPATCHED = MessageState.DISPATCHED.value
@@ -153,6 +153,19 @@ async def id_of(conn: AsyncConnection, account_id: int, guid: str) -> int | None
     return None if value is None else int(value)
 
 
+def _clicks() -> Any:
+    """Total clicks on a message's short links, as a correlated scalar subquery (0 without any)."""
+    return (
+        select(func.coalesce(func.sum(short_links.c.clicks), 0))
+        .where(
+            short_links.c.account_id == messages.c.account_id,
+            short_links.c.message_guid == messages.c.guid,
+        )
+        .scalar_subquery()
+        .label("shorturl_clicks")
+    )
+
+
 async def list_log(
     conn: AsyncConnection,
     account_id: int,
@@ -165,8 +178,12 @@ async def list_log(
     keyword: str | None = None,
     limit: int = 100,
 ) -> Sequence[RowMapping]:
-    """The sent log, newest first. Paging by id never skips or repeats a row."""
-    query = select(messages).where(messages.c.account_id == account_id)
+    """The sent log, newest first, each row with its ``shorturl_clicks``.
+
+    Rows are ordered by id, which only grows: paging with ``before_id`` (the id of the last row
+    seen) never skips or repeats a row, even while new messages are being inserted.
+    """
+    query = select(messages, _clicks()).where(messages.c.account_id == account_id)
     if guid is not None:
         query = query.where(messages.c.guid == guid)
     if before_id is not None:
@@ -189,6 +206,26 @@ async def list_log(
     return result.mappings().all()
 
 
+async def delete_log(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    guid: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+) -> list[str]:
+    """Delete log rows by GUID and/or creation-time range [from_ms, to_ms); their GUIDs."""
+    statement = delete(messages).where(messages.c.account_id == account_id)
+    if guid is not None:
+        statement = statement.where(messages.c.guid == guid)
+    if from_ms is not None:
+        statement = statement.where(messages.c.created_ms >= from_ms)
+    if to_ms is not None:
+        statement = statement.where(messages.c.created_ms < to_ms)
+    result = await conn.execute(statement.returning(messages.c.guid))
+    return [str(value) for value in result.scalars().all()]
+
+
 async def delete_where(
     conn: AsyncConnection,
     account_id: int,
@@ -197,13 +234,5 @@ async def delete_where(
     from_ms: int | None = None,
     to_ms: int | None = None,
 ) -> int:
-    """Delete log rows by GUID and/or creation-time range [from_ms, to_ms); returns the count."""
-    statement = delete(messages).where(messages.c.account_id == account_id)
-    if guid is not None:
-        statement = statement.where(messages.c.guid == guid)
-    if from_ms is not None:
-        statement = statement.where(messages.c.created_ms >= from_ms)
-    if to_ms is not None:
-        statement = statement.where(messages.c.created_ms < to_ms)
-    result = await conn.execute(statement)
-    return result.rowcount
+    """Like ``delete_log``, returning only how many rows went."""
+    return len(await delete_log(conn, account_id, guid=guid, from_ms=from_ms, to_ms=to_ms))

@@ -1,4 +1,4 @@
-"""Running Alembic migrations from code, so ``simgate serve`` and tests migrate without an ini file."""
+"""Running Alembic migrations from code: ``simgate serve`` and tests migrate without an ini file."""
 
 from __future__ import annotations
 

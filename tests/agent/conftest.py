@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,5 +15,5 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def agents(tmp_path: Path) -> Iterator[AgentFactory]:
-    yield AgentFactory(tmp_path)
+def agents(tmp_path: Path) -> AgentFactory:
+    return AgentFactory(tmp_path)

@@ -25,6 +25,7 @@ from simgate.agent.runner import AgentConfig, AgentRunner, ReconnectPolicy
 TOKEN = "device-token-for-tests"
 SID = "dev_test_1"
 ACKED_TYPES = {"sent", "failed", "received", "mobile_sent"}
+WAIT_SECONDS = 5.0
 
 Frame = dict[str, Any]
 
@@ -41,6 +42,7 @@ class ScriptedServer:
         self.frames: list[tuple[int, Frame]] = []  # (connection number, frame), after hello
         self.current: ServerConnection | None = None
         self._server: Server | None = None
+        self._changed = asyncio.Event()  # pulsed on every hello and every recorded frame
 
     @property
     def url(self) -> str:
@@ -74,6 +76,7 @@ class ScriptedServer:
             hello = json.loads(await ws.recv())
             assert hello["type"] == "hello"
             self.hellos.append(hello)
+            self._changed.set()
             number = len(self.hellos)
             self.current = ws
             await self._send(
@@ -89,6 +92,7 @@ class ScriptedServer:
             async for message in ws:
                 frame = json.loads(message)
                 self.frames.append((number, frame))
+                self._changed.set()
                 if frame.get("type") in ACKED_TYPES and self.ack(frame):
                     await self._send(ws, {"type": "ack", "id": frame["id"]})
                 elif frame.get("type") == "ping":
@@ -116,18 +120,23 @@ class ScriptedServer:
         ]
 
     async def wait_for(
-        self, frame_type: str, count: int = 1, *, connection: int | None = None, timeout: float = 5
+        self, frame_type: str, count: int = 1, *, connection: int | None = None
     ) -> list[Frame]:
         """Wait until ``count`` frames of ``frame_type`` arrived; returns all of them."""
-        async with asyncio.timeout(timeout):
-            while len(self.of_type(frame_type, connection=connection)) < count:
-                await asyncio.sleep(0.01)
+        await self._until(lambda: len(self.of_type(frame_type, connection=connection)) >= count)
         return self.of_type(frame_type, connection=connection)
 
-    async def wait_connections(self, count: int, timeout: float = 5) -> None:
-        async with asyncio.timeout(timeout):
-            while self.connections < count:
-                await asyncio.sleep(0.01)
+    async def wait_connections(self, count: int) -> None:
+        """Wait until the agent has said hello ``count`` times."""
+        await self._until(lambda: self.connections >= count)
+
+    async def _until(self, condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while True:
+                self._changed.clear()
+                if condition():
+                    return
+                await self._changed.wait()
 
 
 def send_frame(guid: str, **overrides: Any) -> Frame:
@@ -165,15 +174,17 @@ class AgentFactory:
         options.setdefault("outbox_file", self.outbox_file)
         return SimulatorDriver(**options)
 
-    def runner(self, server: ScriptedServer, driver: Driver | None = None, **config: Any) -> AgentRunner:
+    def runner(
+        self, server: ScriptedServer, driver: Driver | None = None, **config: Any
+    ) -> AgentRunner:
+        config.setdefault("reconnect", ReconnectPolicy(initial=0.05, maximum=0.2))
+        config.setdefault("stop_grace", 2.0)
         return AgentRunner(
             AgentConfig(
                 server=config.pop("url", server.url),
                 token=config.pop("token", server.token),
                 state_dir=self.state_dir,
                 driver=driver if driver is not None else self.simulator(),
-                reconnect=ReconnectPolicy(initial=0.05, maximum=0.2, reset_after=10.0),
-                stop_grace=2.0,
                 **config,
             )
         )
@@ -185,11 +196,17 @@ class AgentFactory:
         """Run an agent until the block ends, then stop it gracefully (and check it stopped)."""
         runner = self.runner(server, driver, **config)
         task = asyncio.create_task(runner.run())
+        connected = asyncio.create_task(runner.wait_connected())
         try:
-            async with asyncio.timeout(5):
-                await runner.wait_connected()
+            await asyncio.wait(
+                {task, connected}, timeout=WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+            if task.done():
+                task.result()  # the run ended early: show why
+            assert connected.done(), "the agent did not connect"
             yield runner
         finally:
+            connected.cancel()
             runner.stop()
             async with asyncio.timeout(10):
                 await task

@@ -82,7 +82,9 @@ class TestSchema:
         async with db.connect() as conn:
             for table in metadata.sorted_tables:
                 columns = await conn.run_sync(
-                    lambda sync, name=table.name: {c["name"] for c in inspect(sync).get_columns(name)}
+                    lambda sync, name=table.name: {
+                        column["name"] for column in inspect(sync).get_columns(name)
+                    }
                 )
                 assert columns == set(table.columns.keys()), table.name
 
@@ -102,7 +104,8 @@ class TestAccounts:
         async with db.connect() as conn:
             found = await accounts.key_by_digest(conn, "d" * 64)
             missing = await accounts.key_by_digest(conn, "e" * 64)
-        assert found is not None and found["account_id"] == account_id
+        assert found is not None
+        assert found["account_id"] == account_id
         assert missing is None
 
 
@@ -243,7 +246,8 @@ class TestInbox:
             first, created = await inbox.insert_once(conn, row)
         async with db.begin() as conn:
             again, created_again = await inbox.insert_once(conn, {**row, "guid": new_guid()})
-        assert created and not created_again
+        assert created
+        assert not created_again
         assert again["guid"] == first["guid"]
         async with db.connect() as conn:
             assert len(await inbox.list_received(conn, account_id)) == 1

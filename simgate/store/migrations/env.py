@@ -25,7 +25,8 @@ def _run(connection: Connection) -> None:
 
 async def _main() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    assert url is not None
+    if url is None:
+        raise RuntimeError("the Alembic config carries no sqlalchemy.url")
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
