@@ -17,8 +17,10 @@ import structlog
 from sqlalchemy.engine import RowMapping
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from simgate import bus
 from simgate.context import Context
 from simgate.dispatch.dispatcher import Attached, Dispatcher
+from simgate.protocol import CLOSE_INVALID_TOKEN
 from simgate.services import devices as device_service
 from simgate.services import inbox as inbox_service
 from simgate.services.devices import Device, Hello
@@ -46,6 +48,9 @@ def _text(frame: dict[str, Any], key: str) -> str:
 
 
 class DeviceSession:
+    #: Closes the socket once the device is deleted (see ``_on_device_removed``).
+    _closing: asyncio.Task[None] | None = None
+
     def __init__(
         self, ctx: Context, dispatcher: Dispatcher, websocket: WebSocket, device: Device
     ) -> None:
@@ -112,10 +117,12 @@ class DeviceSession:
                 deliver=self.deliver,
             )
         )
+        unsubscribe = self._ctx.bus.subscribe(bus.DEVICE_REMOVED, self._on_device_removed)
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
         try:
             await self._read_loop()
         finally:
+            unsubscribe()
             self._dispatcher.detach(self.device.account_id, self.device.id)
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -252,3 +259,21 @@ class DeviceSession:
                 await self.send_frame({"type": "ping"})
             except (WebSocketDisconnect, RuntimeError, OSError):
                 return
+
+    def _on_device_removed(self, device_id: str) -> None:
+        """The device was deleted: stop dispatching to it now, then close its socket.
+
+        Detaching first (synchronously, inside ``publish``) means no message is claimed for a
+        device that no longer exists. The close code is the refused-token one, because the
+        token is gone: the agent stops instead of reconnecting in a loop.
+        """
+        if device_id != str(self.device.id):
+            return
+        self._dispatcher.detach(self.device.account_id, self.device.id)
+        self._closing = asyncio.get_running_loop().create_task(self._close_removed())
+
+    async def _close_removed(self) -> None:
+        self.log.info("device_removed")
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            async with self._send_lock:
+                await self._ws.close(code=CLOSE_INVALID_TOKEN, reason="device deleted")

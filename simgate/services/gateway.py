@@ -27,7 +27,7 @@ from simgate.domain.errors import InvalidParameter, NotFound, invalid
 from simgate.domain.recipients import normalize_number
 from simgate.store import devices as device_store
 
-#: Longest label accepted: enough for "Office phone – 2nd floor – SIM Orange", short enough to
+#: Longest label accepted: enough for "Office phone, 2nd floor, SIM Orange", short enough to
 #: fit a dashboard column and a log line.
 MAX_LABEL = 100
 
@@ -215,7 +215,9 @@ async def update_mobile(ctx: Context, account_id: int, change: MobileUpdate) -> 
         )
     if row is None:
         raise NotFound(f"No device with SID {change.sid!r} in this account.")
-    return Updated(sid=str(row["sid"]), label=str(row["label"]), phone_number=row["phone_number"] or None)
+    return Updated(
+        sid=str(row["sid"]), label=str(row["label"]), phone_number=row["phone_number"] or None
+    )
 
 
 @dataclass(frozen=True)
