@@ -97,7 +97,7 @@ class AsyncClient:
         whatsapp: bool = False,
         whatsapp_only: bool = False,
     ) -> SendResult:
-        """Queue ``message`` for each recipient (one GUID each); returns once it is stored. See :meth:`Client.send`."""
+        """Queue ``message`` for each recipient; see :meth:`Client.send`."""
         return await self._run(
             _calls.send(
                 to,
@@ -136,7 +136,7 @@ class AsyncClient:
         keyword: str | None = None,
         limit: int | None = None,
     ) -> list[SentSms]:
-        """One page of the sent log, newest first. See :meth:`Client.sent_log`."""
+        """One page of the sent log, newest first; see :meth:`Client.sent_log`."""
         return await self._run(
             _calls.sent_log(
                 guid=guid,
@@ -157,7 +157,7 @@ class AsyncClient:
         keyword: str | None = None,
         page_size: int | None = None,
     ) -> AsyncIterator[SentSms]:
-        """Every matching row of the sent log, newest first, fetched page by page. See :meth:`Client.iter_sent_log`."""
+        """Every matching row of the sent log, page by page; see :meth:`Client.iter_sent_log`."""
         cursor = before
         while True:
             page = await self.sent_log(
@@ -180,7 +180,7 @@ class AsyncClient:
     async def delete(
         self, *, guid: str | None = None, start: Day | None = None, end: Day | None = None
     ) -> int:
-        """Delete sent messages from the server's log (never from phones); returns how many. See :meth:`Client.delete`."""
+        """Delete from the server's log; returns how many. See :meth:`Client.delete`."""
         return await self._run(_calls.delete(guid=guid, start=start, end=end))
 
     async def devices(self, *, sid: str | None = None, search: str | None = None) -> list[Device]:
@@ -206,7 +206,7 @@ class AsyncClient:
         limit: int | None = None,
         latest: int | None = None,
     ) -> list[Conversation]:
-        """Conversations (received and sent SMS per phone number). See :meth:`Client.conversations`."""
+        """Conversations per phone number; see :meth:`Client.conversations`."""
         return await self._run(
             _calls.conversations(
                 origin,

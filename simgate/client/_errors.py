@@ -9,7 +9,7 @@ The tree, so that callers can catch as broadly or as narrowly as they need::
     │   ├── NotFoundError              404  no such GUID or SID in this account
     │   ├── ConflictError              409  the current state forbids it (resend of a sent SMS)
     │   ├── RateLimitError             429  too many requests; ``retry_after`` seconds
-    │   └── UnexpectedResponseError    a 2xx answer this client cannot read (not JSON, fields missing)
+    │   └── UnexpectedResponseError    a 2xx answer this client cannot read (not JSON, ...)
     └── TransportError                 no answer at all: connection refused, timeout, TLS, ...
 
 Branch on the class or on ``code`` (the server's stable snake_case error code); ``message`` is
