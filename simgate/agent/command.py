@@ -20,7 +20,7 @@ import typer
 from simgate.agent.drivers import DRIVER_NAMES, Driver
 from simgate.agent.drivers.simulator import SimulatorDriver
 from simgate.agent.outbox import AgentStateError
-from simgate.agent.runner import AgentAuthError, AgentConfig, AgentRunner
+from simgate.agent.runner import AgentAuthError, AgentConfig, AgentRunner, RedactSecret
 from simgate.protocol import device_ws_url
 
 __all__ = ["DEFAULT_STATE_DIR", "EXIT_AUTH", "agent_command", "state_dir_for"]
@@ -43,25 +43,10 @@ def state_dir_for(base: Path, token: str) -> Path:
     return base.expanduser() / digest
 
 
-class _Redact(logging.Filter):
-    """Last line of defence: no log line that reaches the terminal contains the token."""
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self._secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._secret in message:
-            record.msg = message.replace(self._secret, "<redacted>")
-            record.args = None
-        return True
-
-
 def _configure_logging(level: str, token: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_Redact(token))
+    handler.addFilter(RedactSecret(token))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

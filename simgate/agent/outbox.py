@@ -242,6 +242,7 @@ class Outbox:
     def close(self) -> None:
         """Write what is not written yet and release the directory lock."""
         try:
+            self._prune()
             self._write_now()
         finally:
             self._unlock()
@@ -353,6 +354,13 @@ class Outbox:
         self._messages[guid] = MessageRecord(guid=guid, state="sending", updated=now_ms())
         self._changed()
 
+    def forget(self, guid: str) -> None:
+        """Undo :meth:`begin` for a GUID the radio never saw (the agent stopped first)."""
+        record = self._messages.get(guid)
+        if record is not None and record.state == "sending":
+            del self._messages[guid]
+            self._changed()
+
     def finish(
         self,
         guid: str,
@@ -402,9 +410,13 @@ class Outbox:
         )
         cutoff = now_ms() - self._keep_done_ms
         excess = len(done) - self._keep_done
+        removed = False
         for index, record in enumerate(done):
             if index < excess or record.updated < cutoff:
                 del self._messages[record.guid]
+                removed = True
+        if removed:
+            self._changed()
 
     # ------------------------------------------------------------------------- persistence
 

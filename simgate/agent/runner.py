@@ -63,7 +63,14 @@ from simgate.protocol import (
     new_frame_id,
 )
 
-__all__ = ["AgentAuthError", "AgentConfig", "AgentError", "AgentRunner", "ReconnectPolicy"]
+__all__ = [
+    "AgentAuthError",
+    "AgentConfig",
+    "AgentError",
+    "AgentRunner",
+    "ReconnectPolicy",
+    "RedactSecret",
+]
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +142,12 @@ class AgentConfig:
     on_connected: Callable[[str], None] | None = None
 
 
-class _RedactSecret(logging.Filter):
-    """Masks the token in websockets' debug log, which prints the handshake's headers."""
+class RedactSecret(logging.Filter):
+    """Replaces a secret with ``<redacted>`` in log records.
+
+    The runner puts one on the logger it gives websockets, whose debug log prints the handshake
+    headers (the token among them); the CLI puts one on its log handler as well.
+    """
 
     def __init__(self, secret: str) -> None:
         super().__init__()
@@ -231,7 +242,7 @@ class AgentRunner:
         if self._ran:
             raise RuntimeError("an AgentRunner runs once; create a new one to run again")
         self._ran = True
-        redact = _RedactSecret(self._config.token)
+        redact = RedactSecret(self._config.token)
         self._ws_logger.addFilter(redact)
         try:
             self.outbox.open()
@@ -303,6 +314,7 @@ class AgentRunner:
                     )
             finally:
                 force.cancel()
+                await asyncio.gather(force, return_exceptions=True)
         await self.outbox.commit()
         ack_deadline = min(deadline, loop.time() + _ACK_WAIT_ON_STOP)
         if self.outbox.pending_count and self.connected and not self._force_stop.is_set():
@@ -389,7 +401,8 @@ class AgentRunner:
         self._sid = welcome.sid
         self.connections += 1
         self._connected.set()
-        log.info("connected as %s (%s)", welcome.sid, welcome.label or "no label")
+        # Debug only: the CLI prints its own "connected as" line through on_connected.
+        log.debug("welcomed as %s (%s)", welcome.sid, welcome.label or "no label")
         if self._config.on_connected is not None:
             self._config.on_connected(welcome.sid)
         try:
@@ -545,7 +558,11 @@ class AgentRunner:
             log.warning("cannot send %s: %s", request.guid, refusal)
             outcome = SendOutcome.failure(refusal, operator=False)
         else:
-            await self.outbox.commit()  # the GUID is on disk as "sending" before the radio
+            try:
+                await self.outbox.commit()  # the GUID is on disk as "sending" before the radio
+            except asyncio.CancelledError:
+                self.outbox.forget(request.guid)  # stopped before the radio saw it
+                raise
             message = OutgoingSms(
                 guid=request.guid,
                 to=request.to,

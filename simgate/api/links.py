@@ -1,7 +1,71 @@
-"""Placeholder router; filled in by the issue that adds these endpoints."""
+"""What recipients open: short links (``/s/<code>``) and encrypted messages (``/e/<code>``).
+
+These are plain GET routes for people clicking a link in an SMS, not SMSMobileAPI endpoints:
+no API key, no trailing-slash twin. The code in the path is the only credential, so every
+answer forbids caching and referrers (the code must not leak into another site's logs).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-router = APIRouter()
+from simgate.api.common import context, json
+from simgate.services import links, sealing
+from simgate.web.sealed import sealed_page
+
+router = APIRouter(tags=["Links"])
+
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+async def short_link(request: Request) -> Response:
+    url = await links.follow(context(request), str(request.path_params["code"]))
+    return RedirectResponse(url, status_code=302, headers=PRIVATE)
+
+
+async def sealed_page_route(request: Request) -> Response:
+    await sealing.sealed_message(context(request), str(request.path_params["code"]))
+    page = sealed_page()
+    return HTMLResponse(page.html, headers=page.headers)
+
+
+async def sealed_data(request: Request) -> Response:
+    sealed = await sealing.sealed_message(context(request), str(request.path_params["code"]))
+    response = json(
+        {
+            "version": 1,
+            "code": sealed.code,
+            "kdf": "PBKDF2-SHA256",
+            "iterations": sealed.iterations,
+            "salt": sealed.salt,
+            "cipher": "AES-256-GCM",
+            "nonce": sealed.nonce,
+            "aad": sealed.aad,
+            "ciphertext": sealed.ciphertext,
+        }
+    )
+    response.headers.update(PRIVATE)
+    return response
+
+
+router.add_api_route(
+    "/s/{code}",
+    short_link,
+    methods=["GET"],
+    summary="Follow a short link (302 to the original URL; the click is counted)",
+)
+router.add_api_route(
+    "/e/{code}",
+    sealed_page_route,
+    methods=["GET"],
+    summary="The page where a recipient decrypts an encrypted message with its key",
+    response_class=HTMLResponse,
+)
+router.add_api_route(
+    "/e/{code}/data",
+    sealed_data,
+    methods=["GET"],
+    summary="The ciphertext of an encrypted message, for its page",
+)

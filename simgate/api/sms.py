@@ -1,8 +1,15 @@
-"""``/sendsms/`` and ``/log/sent/sms/``: sending, and the log of what was sent."""
+"""The sending side of the compatible API: ``/sendsms/``, ``/resend/``, ``/log/sent/sms/``
+and ``/deletesms/``."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter
+from sqlalchemy.engine import RowMapping
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -10,9 +17,9 @@ from simgate.api import shapes
 from simgate.api.common import compat_route, json, start
 from simgate.api.params import Params
 from simgate.domain import guids
-from simgate.domain.errors import invalid
+from simgate.domain.errors import invalid, missing
 from simgate.services import messages
-from simgate.services.messages import Channel, LogQuery, SendRequest
+from simgate.services.messages import Channel, DeleteQuery, LogQuery, SendOutcome, SendRequest
 
 router = APIRouter(tags=["SMS"])
 
@@ -21,6 +28,10 @@ YES = {"yes": True}
 SIM_PORTS = {"1": 1, "2": 2}
 # 2100-01-01: a larger "timestamp" is a unit mistake (milliseconds), not a real schedule.
 MAX_UNIX = 4_102_444_800
+# Days /deletesms/ understands: a wider range is a typo, and past year 9999 date arithmetic fails.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 def channel_of(params: Params) -> Channel:
@@ -51,10 +62,60 @@ def send_request(params: Params, source: str = "api") -> SendRequest:
     )
 
 
+def send_body(outcome: SendOutcome, zone: ZoneInfo) -> dict[str, Any]:
+    """The ``/sendsms/`` answer: the common shape, plus the sealing key and immediate failures.
+
+    ``encrypted.key`` is the only copy of the passphrase anywhere: the server keeps none.
+    """
+    body = shapes.send_result(outcome, zone)
+    result: dict[str, Any] = body["result"]
+    if outcome.passphrase is not None:
+        urls = [item.sealed_url for item in outcome.accepted]
+        result["encrypted"] = {
+            "status": "1",
+            "key": outcome.passphrase,
+            "url": urls[0],
+            "urls": urls,
+        }
+    failed = outcome.failed
+    if failed:
+        result["note"] = f"{len(failed)} message(s) accepted but failed at once: {failed[0].error}"
+        result["failed"] = [
+            {"id": item.guid, "recipient": item.recipient, "error": item.error} for item in failed
+        ]
+    return body
+
+
 async def sendsms(request: Request) -> Response:
     ctx, params, account_id = await start(request)
     outcome = await messages.send(ctx, account_id, send_request(params))
-    return json(shapes.send_result(outcome, ctx.settings.zone))
+    return json(send_body(outcome, ctx.settings.zone))
+
+
+def guid_param(params: Params, name: str) -> str | None:
+    """A message GUID parameter, lower-cased; a value that cannot be a GUID is a 400."""
+    value = params.text(name)
+    if value is None:
+        return None
+    if not guids.is_guid(value.lower()):
+        raise invalid(name, "expected a 40-character message GUID")
+    return value.lower()
+
+
+async def resend(request: Request) -> Response:
+    ctx, params, account_id = await start(request)
+    guid = guid_param(params, "guid")
+    if guid is None:
+        raise missing("guid")
+    row = await messages.resend(ctx, account_id, guid)
+    return json(
+        {
+            "success": True,
+            "guid": row["guid"],
+            "status": row["state"],
+            "note": "The message is queued again and goes out with the next available device.",
+        }
+    )
 
 
 def log_query(params: Params) -> LogQuery:
@@ -66,11 +127,8 @@ def log_query(params: Params) -> LogQuery:
             before_guid = before.lower()
         else:
             before_ms = (params.integer("before", minimum=0, maximum=MAX_UNIX) or 0) * 1000
-    guid = params.text("guid_message")
-    if guid is not None and not guids.is_guid(guid.lower()):
-        raise invalid("guid_message", "expected a 40-character message GUID")
     return LogQuery(
-        guid=None if guid is None else guid.lower(),
+        guid=guid_param(params, "guid_message"),
         before_guid=before_guid,
         before_ms=before_ms,
         error_api=bool(params.choice("error_api", ZERO_ONE)),
@@ -80,11 +138,64 @@ def log_query(params: Params) -> LogQuery:
     )
 
 
+def logged_sms(row: RowMapping, zone: ZoneInfo) -> dict[str, Any]:
+    """A sent-log row: the common shape plus the clicks on its short links."""
+    return {
+        **shapes.sent_sms(row, zone),
+        "shorturl_clicks": int(row["shorturl_clicks"]),
+        "encrypted": "1" if row["encrypted"] else "0",
+    }
+
+
 async def sent_log(request: Request) -> Response:
     ctx, params, account_id = await start(request)
     rows = await messages.sent_log(ctx, account_id, log_query(params))
-    items = [shapes.sent_sms(row, ctx.settings.zone) for row in rows]
+    items = [logged_sms(row, ctx.settings.zone) for row in rows]
     return json(shapes.sms_list(items, empty_code="no_result"))
+
+
+def day_param(params: Params, name: str) -> date | None:
+    value = params.text(name)
+    if value is None:
+        return None
+    try:
+        if _DAY.match(value) is None:
+            raise ValueError(value)
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise invalid(name, f"expected a date as YYYY-MM-DD, got {value[:40]!r}") from exc
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise invalid(name, f"must be between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+def delete_query(params: Params) -> DeleteQuery:
+    """One GUID, or one day, or a period: never nothing, so nothing is deleted by accident."""
+    guid = guid_param(params, "guid_message")
+    first = day_param(params, "date_start")
+    last = day_param(params, "date_end")
+    if guid is not None and (first is not None or last is not None):
+        raise invalid("guid_message", "give either guid_message or dates, not both")
+    if last is not None and first is None:
+        raise missing("date_start")
+    if guid is None and first is None:
+        raise missing("guid_message")
+    if first is not None and last is not None and last < first:
+        raise invalid("date_end", "must not be before date_start")
+    return DeleteQuery(guid=guid, first_day=first, last_day=last)
+
+
+async def deletesms(request: Request) -> Response:
+    ctx, params, account_id = await start(request)
+    deleted = await messages.delete_logged(ctx, account_id, delete_query(params))
+    return json(
+        {
+            "success": True,
+            "deleted": deleted.total,
+            "deleted_sent": deleted.sent,
+            "deleted_received": deleted.received,
+        }
+    )
 
 
 compat_route(
@@ -96,7 +207,21 @@ compat_route(
 )
 compat_route(
     router,
+    "/resend/",
+    resend,
+    summary="Queue a failed message again",
+    description="Only a message in the failed state can be resent (409 otherwise).",
+)
+compat_route(
+    router,
     "/log/sent/sms/",
     sent_log,
     summary="The log of messages sent through the API, newest first",
+)
+compat_route(
+    router,
+    "/deletesms/",
+    deletesms,
+    summary="Delete SMS from the server log (not from the phones)",
+    description="By guid_message, by day (date_start) or by period (date_start and date_end).",
 )

@@ -10,7 +10,7 @@ import httpx
 
 from simgate.client import _calls
 from simgate.client._calls import Call, Day, MobileSortField, Moment, Origin, Period, SortOrder
-from simgate.client._client import USER_AGENT, public_url
+from simgate.client._client import USER_AGENT, checked_base_url, public_url
 from simgate.client._models import (
     Conversation,
     Device,
@@ -46,7 +46,7 @@ class AsyncClient:
     ) -> None:
         self._api_key = api_key
         self._http = httpx.AsyncClient(
-            base_url=base_url,
+            base_url=checked_base_url(base_url),
             timeout=timeout,
             transport=transport,
             headers={"User-Agent": USER_AGENT},

@@ -27,6 +27,17 @@ T = TypeVar("T")
 USER_AGENT = f"simgate-client/{__version__}"
 
 
+def checked_base_url(base_url: str) -> httpx.URL:
+    """``base_url`` parsed; ``ValueError`` now, rather than a confusing error at the first call."""
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"base_url is not a valid URL: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"base_url must be an http:// or https:// URL, got {base_url!r}")
+    return url
+
+
 def public_url(url: httpx.URL) -> str:
     """The base URL for messages, without any user:password it may carry."""
     return str(url.copy_with(userinfo=b""))
@@ -42,6 +53,7 @@ class Client:
 
     ``timeout`` (seconds) bounds connecting, each read and each write. ``transport`` replaces
     the network (``httpx.MockTransport`` in tests, a proxy or retry transport in production).
+    A ``base_url`` that is not an http(s) URL raises ``ValueError`` at once.
     Every method raises :class:`ApiError` subclasses for refusals and :class:`TransportError`
     when the server cannot be reached.
     """
@@ -56,7 +68,7 @@ class Client:
     ) -> None:
         self._api_key = api_key
         self._http = httpx.Client(
-            base_url=base_url,
+            base_url=checked_base_url(base_url),
             timeout=timeout,
             transport=transport,
             headers={"User-Agent": USER_AGENT},

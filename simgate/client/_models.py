@@ -19,6 +19,7 @@ __all__ = [
     "Conversation",
     "ConversationMessage",
     "Device",
+    "FailedMessage",
     "MobileSentSms",
     "ReceivedSms",
     "RejectedRecipient",
@@ -55,6 +56,15 @@ class RejectedRecipient:
 
 
 @dataclass(frozen=True, slots=True)
+class FailedMessage:
+    """A message that was stored but failed at once (WhatsApp asked, no device declares it)."""
+
+    guid: str
+    recipient: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class SendResult:
     """What ``/sendsms/`` accepted: one message (one GUID) per valid recipient."""
 
@@ -65,6 +75,8 @@ class SendResult:
     recipients: tuple[str, ...]
     """The recipients as the server normalised them (E.164), when it says so."""
     rejected: tuple[RejectedRecipient, ...]
+    failed: tuple[FailedMessage, ...]
+    """Messages accepted (they have a GUID) that failed at once; see the sent log."""
     parts: int | None
     encoding: str | None
     """``GSM-7`` or ``UCS-2``."""
@@ -86,6 +98,7 @@ def parse_send(body: Mapping[str, Any]) -> SendResult:
     guids = tuple(str(guid) for guid in ids) if isinstance(ids, list) and ids else (first,)
     recipients = result.get("recipients")
     invalid = f.mappings(result, "invalid") if result.get("invalid") is not None else []
+    failed = f.mappings(result, "failed") if result.get("failed") is not None else []
     encrypted = result.get("encrypted")
     sealed: Mapping[str, Any] = encrypted if isinstance(encrypted, Mapping) else {}
     return SendResult(
@@ -95,6 +108,14 @@ def parse_send(body: Mapping[str, Any]) -> SendResult:
         rejected=tuple(
             RejectedRecipient(recipient=f.text(item, "recipient"), error=f.text(item, "error"))
             for item in invalid
+        ),
+        failed=tuple(
+            FailedMessage(
+                guid=f.text(item, "id"),
+                recipient=f.text(item, "recipient"),
+                error=f.text(item, "error"),
+            )
+            for item in failed
         ),
         parts=f.opt_integer(result, "parts"),
         encoding=f.opt_text(result, "encoding"),

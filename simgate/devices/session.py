@@ -23,6 +23,7 @@ from simgate.dispatch.dispatcher import Attached, Dispatcher
 from simgate.protocol import CLOSE_INVALID_TOKEN
 from simgate.services import devices as device_service
 from simgate.services import inbox as inbox_service
+from simgate.services import mobile_sent as mobile_sent_service
 from simgate.services.devices import Device, Hello
 from simgate.store import messages as message_store
 
@@ -30,6 +31,8 @@ log = structlog.get_logger(__name__)
 
 PROTOCOL_VERSION = 1
 HELLO_TIMEOUT = 15.0
+#: Longest ``mobile_sent.formatted`` stored: a date as the phone shows it, not free text.
+MAX_FORMATTED_CHARS = 64
 
 
 class ProtocolError(Exception):
@@ -63,6 +66,7 @@ class DeviceSession:
             "sent": self._on_sent,
             "failed": self._on_failed,
             "received": self._on_received,
+            "mobile_sent": self._on_mobile_sent,
             "ping": self._on_ping,
             "pong": self._on_pong,
             "status": self._on_status,
@@ -234,6 +238,31 @@ class DeviceSession:
                 text=text,
                 received_ms=at,
                 sim=_int_or_none(frame.get("sim")),
+            ),
+        )
+        await self._ack(frame)
+
+    async def _on_mobile_sent(self, frame: dict[str, Any]) -> None:
+        """An SMS typed on the phone itself; stored once per frame id, then acked."""
+        frame_id = _text(frame, "id")
+        number = _text(frame, "number")
+        text = frame.get("text")
+        if not isinstance(text, str):
+            raise ProtocolError("'text' must be a string")
+        raw_at = frame.get("at")
+        if isinstance(raw_at, float) and raw_at.is_integer():
+            raw_at = int(raw_at)  # some JSON encoders write large integers as floats
+        at = _int_or_none(raw_at)
+        if at is None or at < 0:
+            raise ProtocolError("'at' must be the sending time in Unix milliseconds")
+        formatted = frame.get("formatted", "")
+        if not isinstance(formatted, str) or len(formatted) > MAX_FORMATTED_CHARS:
+            raise ProtocolError(f"'formatted' must be a string of at most {MAX_FORMATTED_CHARS}")
+        await mobile_sent_service.record(
+            self._ctx,
+            self.device,
+            mobile_sent_service.MobileSent(
+                frame_id=frame_id, number=number, text=text, at_ms=at, formatted=formatted
             ),
         )
         await self._ack(frame)

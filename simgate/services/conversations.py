@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 
 from sqlalchemy.engine import RowMapping
 
@@ -18,9 +18,10 @@ from simgate.domain.errors import invalid
 from simgate.services.inbox import sender_number
 from simgate.services.mobile_sent import midnight_ms, next_day
 from simgate.store import conversations as conversation_store
-from simgate.store.conversations import Origin
 
-ORIGINS: Final = ("received", "sent")
+Origin: TypeAlias = conversation_store.Origin
+"""``received`` or ``sent``: which side of the traffic makes a number a conversation."""
+
 DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 100
 #: Messages kept per conversation: the latest ones, also the most ``resume_line_how`` may ask.
@@ -128,7 +129,9 @@ async def list_conversations(
     """
     zone = ctx.settings.zone
     start, end = _range(query, zone)
-    number = None if query.number is None else sender_number(query.number, ctx.settings.default_region)
+    number = (
+        None if query.number is None else sender_number(query.number, ctx.settings.default_region)
+    )
     keep = query.resume_lines or MAX_MESSAGES
     async with ctx.db.connect() as conn:
         numbers = await conversation_store.latest_numbers(

@@ -78,9 +78,9 @@ async def list_received(ctx: Context, account_id: int, query: InboxQuery) -> lis
     whether it belongs to nobody or to another account.
     """
     async with ctx.db.connect() as conn:
-        if query.device_sid is not None:
-            if await device_store.get(conn, account_id, query.device_sid) is None:
-                raise NotFound(f"No device with sIdentifiant {query.device_sid!r} in this account.")
+        sid = query.device_sid
+        if sid is not None and await device_store.get(conn, account_id, sid) is None:
+            raise NotFound(f"No device with sIdentifiant {sid!r} in this account.")
         rows = await inbox_store.list_received(
             conn,
             account_id,

@@ -45,9 +45,8 @@ def _trim(url: str) -> str:
     """Drop trailing punctuation, and a closing bracket that has no opening one in the URL."""
     while url:
         last = url[-1]
-        if last in _TRAILING:
-            url = url[:-1]
-        elif last in _CLOSERS and url.count(last) > url.count(_CLOSERS[last]):
+        unbalanced = last in _CLOSERS and url.count(last) > url.count(_CLOSERS[last])
+        if last in _TRAILING or unbalanced:
             url = url[:-1]
         else:
             break

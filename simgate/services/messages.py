@@ -1,23 +1,32 @@
-"""Sending messages and reading the sent log."""
+"""Sending messages, resending failed ones, and reading or pruning the sent log."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate import bus
-from simgate.domain import guids
-from simgate.domain.errors import NotFound, invalid, missing
-from simgate.domain.recipients import Recipient, parse_recipients
-from simgate.domain.segments import MAX_MESSAGE_CHARS, MAX_PARTS, count_segments
-from simgate.domain.states import MessageState
 from simgate.context import Context
+from simgate.domain.errors import NotFound, StateConflict, invalid, missing
+from simgate.domain.recipients import Recipient, parse_recipients
+from simgate.domain.segments import MAX_MESSAGE_CHARS
+from simgate.domain.states import MessageState, check_transition
+from simgate.services import composer, sealing
+from simgate.services.devices import capabilities_of
 from simgate.store import devices as device_store
+from simgate.store import inbox as inbox_store
+from simgate.store import links as link_store
 from simgate.store import messages as message_store
 
 Channel = Literal["sms", "whatsapp", "both"]
+
+WHATSAPP_CAPABILITY = "whatsapp"
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,11 @@ class SendRequest:
 
 @dataclass(frozen=True)
 class Accepted:
-    """One stored message, as the caller needs it to answer."""
+    """One stored message, as the caller needs it to answer.
+
+    ``state`` is ``failed`` (and ``error`` says why) for a message refused at once, such as a
+    WhatsApp message with no WhatsApp-capable device; ``sealed_url`` is its ``/e/`` link.
+    """
 
     guid: str
     recipient: str
@@ -46,86 +59,215 @@ class Accepted:
     port: int | None
     channel: Channel
     schedule_ms: int | None
+    state: str = MessageState.QUEUED.value
+    error: str = ""
+    sealed_url: str | None = None
 
 
 @dataclass(frozen=True)
 class SendOutcome:
-    """The accepted messages, one per valid recipient, and the recipients refused."""
+    """The accepted messages, one per valid recipient, and the recipients refused.
+
+    ``passphrase`` is set for an encrypted send: the only copy, for the sender's eyes once.
+    """
 
     accepted: list[Accepted]
     rejected: list[Recipient] = field(default_factory=list)
     created_ms: int = 0
+    passphrase: str | None = None
+
+    @property
+    def failed(self) -> list[Accepted]:
+        return [item for item in self.accepted if item.state == MessageState.FAILED.value]
 
 
 async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutcome:
-    """Validate, store one queued message per recipient, and wake the dispatcher.
+    """Validate, store one message per recipient, and wake the dispatcher.
 
     The call returns once the rows are committed: from then on a crash loses nothing. Invalid
     recipients are reported back beside the accepted ones; if none is valid, nothing is stored.
+    Short links and sealing rewrite the text *before* it is stored and its SMS parts counted,
+    so the stored text is exactly what the radio sends.
     """
     text = request.message
     if not text.strip():
         raise missing("message")
     if len(text) > MAX_MESSAGE_CHARS:
         raise invalid("message", f"at most {MAX_MESSAGE_CHARS} characters")
-    segments = count_segments(text)
-    if segments.parts > MAX_PARTS:
-        raise invalid("message", f"at most {MAX_PARTS} SMS parts ({segments.encoding})")
     recipients = parse_recipients(
         request.recipients, ctx.settings.default_region, ctx.settings.max_recipients
     )
-    valid = [recipient for recipient in recipients if recipient.ok]
+    valid = [recipient.e164 for recipient in recipients if recipient.e164 is not None]
     rejected = [recipient for recipient in recipients if not recipient.ok]
     if not valid:
         first = rejected[0]
         raise invalid("recipients", f"{first.raw!r}: {first.error}")
+    passphrase = sealing.new_passphrase() if request.encrypt else None
+    key = None if passphrase is None else await sealing.new_key(passphrase)
 
     now = ctx.clock()
     scheduled = request.schedule_ms is not None and request.schedule_ms > now
     not_before = request.schedule_ms if scheduled and request.schedule_ms is not None else now
-    rows: list[dict[str, Any]] = [
-        {
-            "guid": guids.new_guid(),
-            "account_id": account_id,
-            "recipient": recipient.e164,
-            "text": text,
-            "encoding": segments.encoding,
-            "parts": segments.parts,
-            "channel": request.channel,
-            "state": MessageState.QUEUED.value,
-            "port": request.port,
-            "requested_sid": request.sid,
-            "schedule_ms": request.schedule_ms,
-            "not_before_ms": not_before,
-            "created_ms": now,
-            "updated_ms": now,
-            "error_api": "",
-            "error_mobile": "",
-            "retries": 0,
-            "shorturl": request.shorturl,
-            "encrypted": request.encrypt,
-            "source": request.source,
-        }
-        for recipient in valid
-    ]
     async with ctx.db.begin() as conn:
-        if request.sid is not None and await device_store.get(conn, account_id, request.sid) is None:
+        if (
+            request.sid is not None
+            and await device_store.get(conn, account_id, request.sid) is None
+        ):
             raise NotFound(f"No device with sIdentifiant {request.sid!r} in this account.")
+        error = await _channel_error(conn, account_id, request.channel, request.sid)
+        drafts = await composer.compose(
+            conn,
+            ctx.settings.public_base_url,
+            request.message,
+            valid,
+            key=key,
+            shorturl=request.shorturl,
+        )
+        state = MessageState.QUEUED
+        if error:
+            # Born queued and failed at once: the log shows why, and /resend/ can retry it later.
+            check_transition(MessageState.QUEUED, MessageState.FAILED)
+            state = MessageState.FAILED
+        rows = [
+            _message_row(
+                account_id,
+                request,
+                draft,
+                state=state,
+                error=error,
+                now=now,
+                not_before=not_before,
+            )
+            for draft in drafts
+        ]
         await message_store.insert_many(conn, rows)
-    ctx.bus.publish(bus.SCHEDULE if scheduled else bus.WORK, str(account_id))
+        await link_store.insert_links(conn, composer.link_rows(drafts, account_id, now))
+        await link_store.insert_sealed(conn, composer.sealed_rows(drafts, account_id, now))
+    if not error:
+        ctx.bus.publish(bus.SCHEDULE if scheduled else bus.WORK, str(account_id))
     accepted = [
         Accepted(
-            guid=row["guid"],
-            recipient=row["recipient"],
-            parts=segments.parts,
-            encoding=segments.encoding,
+            guid=draft.guid,
+            recipient=draft.recipient,
+            parts=draft.segments.parts,
+            encoding=draft.segments.encoding,
             port=request.port,
             channel=request.channel,
             schedule_ms=request.schedule_ms,
+            state=state.value,
+            error=error,
+            sealed_url=draft.sealed_url,
         )
-        for row in rows
+        for draft in drafts
     ]
-    return SendOutcome(accepted=accepted, rejected=rejected, created_ms=now)
+    return SendOutcome(accepted=accepted, rejected=rejected, created_ms=now, passphrase=passphrase)
+
+
+async def _channel_error(
+    conn: AsyncConnection, account_id: int, channel: str, sid: str | None
+) -> str:
+    """Why no device can carry a message on ``channel`` (``""`` when one can).
+
+    WhatsApp needs a device that declared the capability in its last ``hello``; whether it is
+    online does not matter (the message waits in the queue for it).
+    """
+    candidates: Sequence[RowMapping] = []
+    if sid is not None:
+        device = await device_store.get(conn, account_id, sid)
+        if device is None:
+            return f"Device {sid} no longer exists in this account."
+        candidates = [device]
+    if channel == "sms":
+        return ""
+    if sid is None:
+        candidates = await device_store.list_for_account(conn, account_id)
+    if any(WHATSAPP_CAPABILITY in capabilities_of(row) for row in candidates):
+        return ""
+    if sid is not None:
+        return f"WhatsApp requested, but device {sid} does not declare WhatsApp."
+    return "WhatsApp requested, but no device of this account declares WhatsApp."
+
+
+def _message_row(
+    account_id: int,
+    request: SendRequest,
+    draft: composer.Draft,
+    *,
+    state: MessageState,
+    error: str,
+    now: int,
+    not_before: int,
+) -> dict[str, Any]:
+    return {
+        "guid": draft.guid,
+        "account_id": account_id,
+        "recipient": draft.recipient,
+        "text": draft.text,
+        "encoding": draft.segments.encoding,
+        "parts": draft.segments.parts,
+        "channel": request.channel,
+        "state": state.value,
+        "port": request.port,
+        "requested_sid": request.sid,
+        "schedule_ms": request.schedule_ms,
+        "not_before_ms": not_before,
+        "created_ms": now,
+        "updated_ms": now,
+        "error_api": error,
+        "error_mobile": "",
+        "retries": 0,
+        "shorturl": request.shorturl,
+        "encrypted": request.encrypt,
+        "source": request.source,
+    }
+
+
+async def resend(ctx: Context, account_id: int, guid: str) -> RowMapping:
+    """Put a failed message back in the queue, its errors cleared, and wake the dispatcher.
+
+    Only a ``failed`` message may be resent (409 otherwise): resending a queued or sent one
+    would text the recipient twice. It is also a 409 while no device can carry it (WhatsApp
+    without a WhatsApp device, or its chosen device deleted). The automatic retry count starts
+    again from zero, so an operator error after a resend is retried like on the first attempt.
+    """
+    now = ctx.clock()
+    async with ctx.db.begin() as conn:
+        row = await message_store.get(conn, account_id, guid)
+        if row is None:
+            raise NotFound(f"No message with GUID {guid} in this account.")
+        state = MessageState(row["state"])
+        if state is not MessageState.FAILED:
+            raise StateConflict(
+                f"Only a failed message can be resent; this one is {state.value}.",
+                status=state.value,
+            )
+        error = await _channel_error(conn, account_id, row["channel"], row["requested_sid"])
+        if error:
+            # Queued again, it would wait forever: say so instead of pretending.
+            raise StateConflict(error, status=state.value)
+        check_transition(state, MessageState.QUEUED)
+        moved = await message_store.transition(
+            conn,
+            account_id,
+            guid,
+            from_states=(MessageState.FAILED.value,),
+            values={
+                "state": MessageState.QUEUED.value,
+                "error_api": "",
+                "error_mobile": "",
+                "retries": 0,
+                "not_before_ms": now,
+                "updated_ms": now,
+                "lease_until_ms": None,
+                "device_id": None,
+                "device_sid": None,
+                "sent_sim": None,
+            },
+        )
+    if moved is None:  # another request resent it between our read and our update
+        raise StateConflict("The message changed state meanwhile; it is no longer failed.")
+    ctx.bus.publish(bus.WORK, str(account_id))
+    return moved
 
 
 @dataclass(frozen=True)
@@ -140,7 +282,11 @@ class LogQuery:
 
 
 async def sent_log(ctx: Context, account_id: int, query: LogQuery) -> list[RowMapping]:
-    """The account's sent messages, newest first, filtered and paged as the query says."""
+    """The account's sent messages, newest first, filtered and paged as the query says.
+
+    Each row carries ``shorturl_clicks``. A ``before_guid`` that is not this account's is a
+    404: a cursor that does not exist cannot say where a page starts.
+    """
     async with ctx.db.connect() as conn:
         before_id = None
         if query.before_guid is not None:
@@ -160,3 +306,52 @@ async def sent_log(ctx: Context, account_id: int, query: LogQuery) -> list[RowMa
         )
     return list(rows)
 
+
+@dataclass(frozen=True)
+class DeleteQuery:
+    """Either one GUID, or the days from ``first_day`` to ``last_day`` (inclusive)."""
+
+    guid: str | None = None
+    first_day: date | None = None
+    last_day: date | None = None
+
+
+@dataclass(frozen=True)
+class Deleted:
+    sent: int
+    received: int
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.received
+
+
+def _midnight_ms(day: date, zone: ZoneInfo) -> int:
+    return int(datetime.combine(day, time.min, tzinfo=zone).timestamp() * 1000)
+
+
+async def delete_logged(ctx: Context, account_id: int, query: DeleteQuery) -> Deleted:
+    """Delete sent and received SMS from the server log (never from the phones).
+
+    By GUID (either kind; 404 when the account has no such message), or by the days the rows
+    were logged, in the configured time zone. A sent message also loses its short links and
+    its sealed text. There is deliberately no way to delete everything without a selector.
+    """
+    if query.guid is None and query.first_day is None:
+        raise missing("guid_message")
+    from_ms = to_ms = None
+    if query.first_day is not None:
+        last = query.last_day or query.first_day
+        from_ms = _midnight_ms(query.first_day, ctx.settings.zone)
+        to_ms = _midnight_ms(last + timedelta(days=1), ctx.settings.zone)
+    async with ctx.db.begin() as conn:
+        sent = await message_store.delete_log(
+            conn, account_id, guid=query.guid, from_ms=from_ms, to_ms=to_ms
+        )
+        await link_store.delete_for_messages(conn, account_id, sent)
+        received = await inbox_store.delete_received(
+            conn, account_id, guid=query.guid, from_ms=from_ms, to_ms=to_ms
+        )
+    if query.guid is not None and not sent and not received:
+        raise NotFound(f"No message with GUID {query.guid} in this account.")
+    return Deleted(sent=len(sent), received=received)

@@ -38,7 +38,7 @@ from simgate.services.links import CODE_RE
 from simgate.store import links as link_store
 
 #: No 0/o, 1/i/l: the recipient copies the key from another message or a voice call.
-PASSPHRASE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+PASSPHRASE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 - an alphabet, no secret
 #: 31**10 is about 2**49.5 guesses, each costing a full PBKDF2 run.
 PASSPHRASE_LENGTH = 10
 #: Above the 200 000 floor; about a tenth of a second in a browser or on the server.
@@ -120,7 +120,7 @@ def seal(key: SealingKey, code: str, plaintext: str) -> Sealed:
 
 
 def unseal(sealed: Sealed, passphrase: str) -> str:
-    """The plaintext; ``InvalidParameter`` for a wrong passphrase (what the page does, in Python)."""
+    """The plaintext; ``InvalidParameter`` for a wrong passphrase (the page's job, in Python)."""
     try:
         key = derive(passphrase, unb64(sealed.salt), sealed.iterations)
         plain = AESGCM(key.key).decrypt(

@@ -171,7 +171,5 @@ async def aliases(
         )
         .subquery()
     )
-    result = await conn.execute(
-        select(ranked.c.number, ranked.c.alias).where(ranked.c.rank == 1)
-    )
+    result = await conn.execute(select(ranked.c.number, ranked.c.alias).where(ranked.c.rank == 1))
     return {str(number): str(alias) for number, alias in result.all()}

@@ -73,4 +73,25 @@ async def set_fields(
         .values(**values)
         .returning(inbox)
     )
-    return result.mappings().first()
+    row: RowMapping | None = result.mappings().first()
+    return row
+
+
+async def delete_received(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    guid: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+) -> int:
+    """Delete received SMS by GUID and/or logging time in [from_ms, to_ms) (``/deletesms/``)."""
+    statement = inbox.delete().where(inbox.c.account_id == account_id)
+    if guid is not None:
+        statement = statement.where(inbox.c.guid == guid)
+    if from_ms is not None:
+        statement = statement.where(inbox.c.created_ms >= from_ms)
+    if to_ms is not None:
+        statement = statement.where(inbox.c.created_ms < to_ms)
+    result = await conn.execute(statement)
+    return result.rowcount

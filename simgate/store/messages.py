@@ -51,7 +51,8 @@ async def transition(
         .values(**values)
         .returning(messages)
     )
-    return result.mappings().first()
+    row: RowMapping | None = result.mappings().first()
+    return row
 
 
 async def claim(

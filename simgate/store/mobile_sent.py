@@ -95,5 +95,5 @@ async def list_rows(
     if limit is not None:
         query = query.limit(limit)
     result = await conn.execute(query)
-    return result.mappings().all()
-
+    rows: Sequence[RowMapping] = result.mappings().all()
+    return rows

@@ -181,7 +181,7 @@ class AgentFactory:
         config.setdefault("stop_grace", 2.0)
         return AgentRunner(
             AgentConfig(
-                server=config.pop("url", server.url),
+                server=config.pop("url", None) or server.url,
                 token=config.pop("token", server.token),
                 state_dir=self.state_dir,
                 driver=driver if driver is not None else self.simulator(),

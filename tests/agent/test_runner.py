@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
 
 from simgate.agent.drivers.base import Driver, DriverEvent, OutgoingSms, SendOutcome
 from simgate.agent.outbox import UNKNOWN_OUTCOME_ERROR
-from simgate.agent.runner import AgentAuthError
+from simgate.agent.runner import AgentAuthError, ReconnectPolicy, _Backoff
 from simgate.protocol import format_phone_time
 from tests.agent.scripted_server import (
     SID,
@@ -315,6 +319,51 @@ class TestAuthentication:
         assert server.connections == 0
 
 
+class TestConnectionLifecycle:
+    async def test_http_401_at_the_handshake_is_an_auth_error_too(
+        self, agents: AgentFactory
+    ) -> None:
+        attempts = 0
+
+        def refuse(connection: ServerConnection, request: Request) -> Response:
+            nonlocal attempts
+            attempts += 1
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "invalid device token\n")
+
+        async with serve(
+            lambda ws: ws.wait_closed(), "127.0.0.1", 0, process_request=refuse
+        ) as raw:
+            port = raw.sockets[0].getsockname()[1]
+            runner = agents.runner(ScriptedServer(), url=f"http://127.0.0.1:{port}")
+            with pytest.raises(AgentAuthError, match="HTTP 401"):
+                await asyncio.wait_for(runner.run(), 5)
+        assert attempts == 1
+
+    async def test_stop_while_the_server_is_unreachable_returns_promptly(
+        self, agents: AgentFactory
+    ) -> None:
+        async with ScriptedServer() as server:
+            url = server.url  # a port nobody listens on once the server is closed
+        runner = agents.runner(server, url=url)
+        task = asyncio.create_task(runner.run())
+        await asyncio.sleep(0.3)
+        assert not task.done()
+        runner.stop()
+        await asyncio.wait_for(task, 3)
+
+    async def test_a_quiet_server_gets_pinged_by_the_agent(self, agents: AgentFactory) -> None:
+        async with ScriptedServer(heartbeat=1) as server, agents.running(server):
+            await server.wait_for("ping")
+
+    def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets(self) -> None:
+        backoff = _Backoff(ReconnectPolicy(initial=0.2, maximum=30.0), random.Random(1))
+        delays = [backoff.next_delay() for _ in range(12)]
+        caps = [min(30.0, 0.2 * 2**n) for n in range(12)]
+        assert all(cap / 2 <= delay <= cap for delay, cap in zip(delays, caps, strict=True))
+        backoff.reset()
+        assert backoff.next_delay() <= 0.2
+
+
 class GatedDriver(Driver):
     """Sends at once, except ``slow_guid``, which waits for ``release``."""
 
@@ -335,5 +384,6 @@ class GatedDriver(Driver):
         return SendOutcome.success(message.sim)
 
     async def events(self) -> AsyncIterator[DriverEvent]:
-        await asyncio.Event().wait()
-        yield  # pragma: no cover - never reached; makes this an async generator
+        quiet: asyncio.Queue[DriverEvent] = asyncio.Queue()  # this phone never hears anything
+        while True:
+            yield await quiet.get()

@@ -68,6 +68,7 @@ async def test_injected_events_come_out_in_order() -> None:
     driver.set_status(battery=50, signal=None)
     events = driver.events()
     got = [await anext(events) for _ in range(4)]
+    assert isinstance(got[0], InboundSms)
     assert got[0] == InboundSms(
         number="+155501001", text="Simulated inbound message 1", at_ms=got[0].at_ms, sim=1
     )
@@ -82,5 +83,5 @@ async def test_injected_events_come_out_in_order() -> None:
     "options", [{"delay": -1.0}, {"failure_rate": 1.5}, {"inject_inbound": -1}]
 )
 def test_nonsense_options_are_refused(options: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match=">=|between"):
+    with pytest.raises(ValueError, match=r">=|between"):
         SimulatorDriver(**options)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import random
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = ["SIMULATED_OPERATOR_ERROR", "SimulatorDriver"]
 SIMULATED_OPERATOR_ERROR = "simulated operator error"
 
 _INBOUND_NUMBER_PREFIX = "+15550100"
+_KEEP_TRANSMITTED = 10_000
 
 
 def _iso_utc(at_ms: int) -> str:
@@ -85,8 +87,9 @@ class SimulatorDriver(Driver):
         self._events: asyncio.Queue[DriverEvent] = asyncio.Queue()
         self._outbox_fd: int | None = None
         self._injected = False
-        self.transmitted: list[OutgoingSms] = []
-        """Every message that left this phone, in order (what the outbox file also records)."""
+        self.transmitted: deque[OutgoingSms] = deque(maxlen=_KEEP_TRANSMITTED)
+        """The latest messages that left this phone, oldest first (bounded: benchmarks run
+        long); the outbox file is the complete record."""
 
     async def start(self) -> None:
         """Open the outbox file for appending, creating its folder if needed."""

@@ -1,0 +1,236 @@
+"""``simgate send``, ``simgate inbox`` and ``simgate log``: the client from the command line.
+
+These commands talk to a running server over HTTP with :class:`simgate.client.Client`, so they
+work from any machine with the base install (no server dependencies). Output is a compact
+table for people or, with ``--json``, JSON for scripts. Failures print one line on stderr and
+exit with 1; usage errors (a bad option value) exit with 2, as every Click program does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import fields, is_dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from simgate.client._client import Client
+from simgate.client._errors import ApiError, SimgateClientError
+from simgate.client._models import ReceivedSms, SendResult, SentSms
+
+__all__ = ["inbox_command", "log_command", "parse_at", "send_command"]
+
+T = TypeVar("T")
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+SERVER_OPTION = typer.Option(
+    DEFAULT_SERVER, "--server", envvar="SIMGATE_SERVER", help="Base URL of the simgate server."
+)
+# No default and never printed: the key comes from the option or, better (command lines are
+# visible to other users of the machine), from the environment.
+API_KEY_OPTION = typer.Option(
+    ...,
+    "--api-key",
+    envvar="SIMGATE_API_KEY",
+    show_default=False,
+    help="API key of the account (better: set SIMGATE_API_KEY).",
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
+DEVICE_HELP = "SID of the phone"
+
+
+def parse_at(value: str) -> int:
+    """UNIX seconds from ``--at``: ISO 8601 (a naive time is UTC) or UNIX seconds.
+
+    UTC for a naive time, because the API's ``schedule_timestamp`` is UTC and a scheduled SMS
+    must not move when the command runs on a machine in another zone.
+    """
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither ISO 8601 (2026-03-13T08:45:00+01:00) nor UNIX seconds",
+            param_hint="'--at'",
+        ) from None
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return int(aware.timestamp())
+
+
+def _fail(text: str) -> typer.Exit:
+    typer.echo(f"error: {' '.join(text.split())}", err=True)
+    return typer.Exit(code=1)
+
+
+def _run(server: str, api_key: str, job: Callable[[Client], T]) -> T:
+    """Run ``job`` with a client; client errors become one line on stderr and exit code 1."""
+    try:
+        client = Client(server, api_key)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--server'") from None
+    try:
+        with client:
+            return job(client)
+    except ApiError as exc:
+        raise _fail(f"{exc.message} ({exc.code})") from None
+    except SimgateClientError as exc:
+        raise _fail(exc.message) from None
+
+
+def _plain(value: Any) -> Any:
+    """A model as JSON-ready data: its fields (not ``raw``), datetimes in ISO 8601."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _plain(getattr(value, field.name))
+            for field in fields(value)
+            if field.name != "raw"
+        }
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return value
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(_plain(value), ensure_ascii=False, indent=2))
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in columns:
+        if name == "GUID":
+            table.add_column(name, no_wrap=True)
+        elif name == "Message":
+            table.add_column(name, ratio=1, overflow="fold")
+        else:
+            table.add_column(name, overflow="fold")
+    return table
+
+
+def _cells(*values: str | Text) -> list[Text]:
+    """Table cells that show text as is: an SMS containing ``[red]`` is not rich markup."""
+    return [value if isinstance(value, Text) else Text(value) for value in values]
+
+
+def _show_send(result: SendResult) -> None:
+    console = Console()
+    failed = {item.guid: item.error for item in result.failed}
+    table = _table("Recipient", "GUID", "Note")
+    recipients = result.recipients or ("",) * len(result.guids)
+    for recipient, guid in zip(recipients, result.guids, strict=False):
+        note = Text(f"failed: {failed[guid]}", "red") if guid in failed else Text("")
+        table.add_row(*_cells(recipient, guid, note))
+    for rejected in result.rejected:
+        table.add_row(*_cells(rejected.recipient, "", Text(f"rejected: {rejected.error}", "red")))
+    console.print(Text(result.note or f"{len(result.guids)} message(s) accepted"))
+    console.print(table)
+    if result.encryption_key:
+        console.print(Text(f"Encryption key (shown once): {result.encryption_key}"))
+
+
+def send_command(
+    *,
+    to: list[str] = typer.Option(
+        ..., "--to", help="Recipient number; repeat the option or separate numbers with commas."
+    ),
+    message: str = typer.Option(
+        ..., "--message", help="The text (long texts go as several parts)."
+    ),
+    sim: int | None = typer.Option(
+        None, "--sim", min=1, max=2, help="SIM slot 1 or 2 (default: the phone chooses)."
+    ),
+    device: str | None = typer.Option(
+        None, "--device", help=f"{DEVICE_HELP} that sends it (default: the first available)."
+    ),
+    at: str | None = typer.Option(
+        None,
+        "--at",
+        help="Send at this time: ISO 8601 (without a zone: UTC) or UNIX seconds.",
+    ),
+    as_json: bool = JSON_OPTION,
+    server: str = SERVER_OPTION,
+    api_key: str = API_KEY_OPTION,
+) -> None:
+    """Send an SMS through a simgate server: one message (one GUID) per recipient."""
+    when = None if at is None else parse_at(at)
+    result = _run(
+        server, api_key, lambda client: client.send(to, message, sim=sim, device=device, at=when)
+    )
+    if as_json:
+        _print_json(result)
+    else:
+        _show_send(result)
+
+
+def _show_inbox(rows: list[ReceivedSms]) -> None:
+    console = Console()
+    if not rows:
+        console.print("No received SMS.")
+        return
+    table = _table("Received", "From", "Message", "Phone", "Read", "GUID")
+    for sms in rows:
+        received = sms.time_received or sms.received_at.strftime("%Y-%m-%d %H:%M:%S")
+        sender = f"{sms.number} ({sms.alias})" if sms.alias else sms.number
+        read = "yes" if sms.read else "no"
+        table.add_row(*_cells(received, sender, sms.message, sms.device_sid, read, sms.guid))
+    console.print(table)
+
+
+def inbox_command(
+    *,
+    unread: bool = typer.Option(False, "--unread", help="Only SMS not yet marked as read."),
+    device: str | None = typer.Option(
+        None, "--device", help=f"Only SMS received by this {DEVICE_HELP}."
+    ),
+    as_json: bool = JSON_OPTION,
+    server: str = SERVER_OPTION,
+    api_key: str = API_KEY_OPTION,
+) -> None:
+    """List SMS received on the account's phones, newest first."""
+    rows = _run(server, api_key, lambda client: client.inbox(device=device, only_unread=unread))
+    if as_json:
+        _print_json(rows)
+    else:
+        _show_inbox(rows)
+
+
+def _show_log(rows: list[SentSms]) -> None:
+    console = Console()
+    if not rows:
+        console.print("No sent SMS.")
+        return
+    table = _table("Date", "To", "Message", "Status", "GUID")
+    for sms in rows:
+        error = sms.error_mobile or sms.error_api
+        status = Text(f"{sms.status}: {error}", "red") if error else Text(sms.status)
+        table.add_row(*_cells(sms.date or "", sms.recipient, sms.message, status, sms.guid))
+    console.print(table)
+
+
+def log_command(
+    *,
+    guid: str | None = typer.Option(None, "--guid", help="Only the message with this GUID."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="At most this many rows (default: the server's page size)."
+    ),
+    as_json: bool = JSON_OPTION,
+    server: str = SERVER_OPTION,
+    api_key: str = API_KEY_OPTION,
+) -> None:
+    """List messages sent through the API, newest first."""
+    rows = _run(server, api_key, lambda client: client.sent_log(guid=guid, limit=limit))
+    if as_json:
+        _print_json(rows)
+    else:
+        _show_log(rows)

@@ -1,0 +1,1 @@
+"""Pages served to people in a browser (the encrypted-message page, later the dashboard)."""

@@ -1,0 +1,227 @@
+"""``mobile_sent`` frames: a phone reports the SMS its owner typed, over a real WebSocket.
+
+These tests speak the device protocol by hand (``websockets`` as the client) so that every
+frame on the wire is the test's choice; the last one uses the real agent instead.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.conftest import eventually
+from tests.contract import validate
+from tests.support.devices import RunningAgent
+from tests.support.server import Account, LiveServer, PairedDevice
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
+
+AT = int(datetime.now(UTC).timestamp() * 1000) - 60_000
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def account(server: LiveServer) -> Account:
+    return server.create_account()
+
+
+@pytest.fixture
+def phone(server: LiveServer, account: Account) -> PairedDevice:
+    return server.add_device(account)
+
+
+@pytest.fixture
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+class Phone:
+    """A hand-driven device connection: send frames, read the server's answers."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def next(self, *types: str) -> dict[str, Any]:
+        """The next frame of one of ``types``, skipping pings (answered) and other noise."""
+        while True:
+            frame: dict[str, Any] = json.loads(await self.ws.recv())
+            if frame["type"] == "ping":
+                await self.send({"type": "pong"})
+            if frame["type"] in types:
+                return frame
+
+
+@asynccontextmanager
+async def connected(server: LiveServer, token: str) -> AsyncIterator[Phone]:
+    url = server.url.replace("http://", "ws://") + "/device/ws"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with connect(url, additional_headers=headers) as ws:
+        phone = Phone(ws)
+        await phone.send(
+            {"type": "hello", "protocol": 1, "version": "test/1", "driver": "hand", "sims": [1]}
+        )
+        welcome = await phone.next("welcome")
+        assert welcome["sid"]
+        yield phone
+
+
+def mobile_sent(frame_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "mobile_sent",
+        "id": frame_id or uuid.uuid4().hex,
+        "number": "+32470000001",
+        "text": "Typed on the phone",
+        "at": AT,
+        "formatted": "2026-03-13 09:45:12",
+    }
+    frame.update(fields)
+    return {name: value for name, value in frame.items() if value is not None}
+
+
+def listed(http: httpx.Client, account: Account) -> list[dict[str, Any]]:
+    response = http.get("/log/sent/frommobile/", params={"apikey": account.api_key})
+    body = response.json()
+    validate(body, "simgate.FromMobile")
+    return body["data"]  # type: ignore[no-any-return]
+
+
+class TestStoring:
+    async def test_a_frame_is_acked_once_stored_and_then_listed(
+        self, server: LiveServer, http: httpx.Client, account: Account, phone: PairedDevice
+    ) -> None:
+        async with connected(server, phone.token) as device:
+            frame = mobile_sent("frame-1")
+            await device.send(frame)
+            assert await device.next("ack", "error") == {"type": "ack", "id": "frame-1"}
+            # The ack comes after the commit: the row is visible at once, no waiting.
+            [row] = listed(http, account)
+        assert row["sIdentifiant"] == phone.sid
+        assert row["number"] == "+32470000001"
+        assert row["message"] == "Typed on the phone"
+        assert row["mobile_date_ms"] == AT
+        assert row["mobile_date_formatted"] == "2026-03-13 09:45:12"
+
+    async def test_a_resent_frame_is_acked_again_and_stored_once(
+        self, server: LiveServer, http: httpx.Client, account: Account, phone: PairedDevice
+    ) -> None:
+        frame = mobile_sent("same-id")
+        async with connected(server, phone.token) as device:
+            await device.send(frame)
+            assert (await device.next("ack"))["id"] == "same-id"
+        # The ack was "lost": the phone reconnects and sends the frame again.
+        async with connected(server, phone.token) as device:
+            await device.send(frame)
+            assert (await device.next("ack"))["id"] == "same-id"
+        assert len(listed(http, account)) == 1
+
+    async def test_the_same_frame_id_from_two_phones_is_two_sms(
+        self, server: LiveServer, http: httpx.Client, account: Account, phone: PairedDevice
+    ) -> None:
+        other = server.add_device(account, "second")
+        for token in (phone.token, other.token):
+            async with connected(server, token) as device:
+                await device.send(mobile_sent("frame-1"))
+                await device.next("ack")
+        assert sorted(row["sIdentifiant"] for row in listed(http, account)) == sorted(
+            [phone.sid, other.sid]
+        )
+
+    async def test_a_national_number_is_stored_in_e164(
+        self, server: LiveServer, http: httpx.Client, account: Account, phone: PairedDevice
+    ) -> None:
+        async with connected(server, phone.token) as device:
+            await device.send(mobile_sent(number="0470 12 34 56"))
+            await device.next("ack")
+        assert listed(http, account)[0]["number"] == "+32470123456"
+
+    async def test_without_formatted_the_server_renders_the_time(
+        self, server: LiveServer, http: httpx.Client, account: Account, phone: PairedDevice
+    ) -> None:
+        async with connected(server, phone.token) as device:
+            await device.send(mobile_sent(formatted=None))
+            await device.next("ack")
+        expected = datetime.fromtimestamp(AT / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        assert listed(http, account)[0]["mobile_date_formatted"] == expected
+
+    async def test_a_time_written_as_a_float_is_accepted(
+        self, server: LiveServer, http: httpx.Client, account: Account, phone: PairedDevice
+    ) -> None:
+        async with connected(server, phone.token) as device:
+            await device.send(mobile_sent(at=float(AT)))
+            await device.next("ack")
+        assert listed(http, account)[0]["mobile_date_ms"] == AT
+
+
+class TestMalformedFrames:
+    @pytest.mark.parametrize(
+        "fields",
+        [
+            {"id": None},
+            {"id": ""},
+            {"number": None},
+            {"number": ""},
+            {"text": None},
+            {"text": 5},
+            {"at": None},
+            {"at": "yesterday"},
+            {"at": -1},
+            {"at": True},
+            {"formatted": 12},
+            {"formatted": "x" * 65},
+        ],
+    )
+    async def test_is_answered_with_an_error_not_an_ack_and_stores_nothing(
+        self,
+        server: LiveServer,
+        http: httpx.Client,
+        account: Account,
+        phone: PairedDevice,
+        fields: dict[str, Any],
+    ) -> None:
+        frame = mobile_sent("bad", **fields)  # a None value drops the field
+        async with connected(server, phone.token) as device:
+            await device.send(frame)
+            answer = await device.next("ack", "error")
+            assert answer["type"] == "error"
+            assert answer["code"] == "invalid_frame"
+            # The connection stays usable: the next good frame is stored and acked.
+            await device.send(mobile_sent("good"))
+            assert await device.next("ack", "error") == {"type": "ack", "id": "good"}
+        assert [row["message"] for row in listed(http, account)] == ["Typed on the phone"]
+
+
+class TestRealAgent:
+    async def test_an_sms_typed_on_the_simulated_phone_reaches_the_log(
+        self,
+        server: LiveServer,
+        http: httpx.Client,
+        account: Account,
+        phone: PairedDevice,
+        tmp_path: Path,
+    ) -> None:
+        agent = RunningAgent(server.url, phone.token, tmp_path / "agent").start()
+        try:
+            agent.do(lambda: agent.driver.inject_mobile_sent("+32470000009", "Running late"))
+            [row] = eventually(lambda: listed(http, account))  # type: ignore[misc]
+        finally:
+            agent.stop()
+        assert row["number"] == "+32470000009"
+        assert row["message"] == "Running late"
+        assert row["sIdentifiant"] == phone.sid
