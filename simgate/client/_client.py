@@ -220,9 +220,10 @@ class Client:
     def delete(
         self, *, guid: str | None = None, start: Day | None = None, end: Day | None = None
     ) -> int:
-        """Delete sent messages from the server's log (never from phones); returns how many.
+        """Delete messages from the server's log (never from phones); returns how many.
 
-        One message by ``guid``, the whole day ``start``, or the days ``start`` to ``end``.
+        One message (sent or received) by ``guid``, the whole day ``start``, or the days
+        ``start`` to ``end``; simgate deletes sent and received messages of those days.
         Without a GUID or a start day it raises ``ValueError`` before sending anything.
         """
         return self._run(_calls.delete(guid=guid, start=start, end=end))

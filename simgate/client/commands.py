@@ -8,20 +8,17 @@ exit with 1; usage errors (a bad option value) exit with 2, as every Click progr
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from dataclasses import fields, is_dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from simgate.client._client import Client
 from simgate.client._errors import ApiError, SimgateClientError
 from simgate.client._models import ReceivedSms, SendResult, SentSms
+from simgate.client._render import print_json, print_table
 
 __all__ = ["inbox_command", "log_command", "parse_at", "send_command"]
 
@@ -85,58 +82,19 @@ def _run(server: str, api_key: str, job: Callable[[Client], T]) -> T:
         raise _fail(exc.message) from None
 
 
-def _plain(value: Any) -> Any:
-    """A model as JSON-ready data: its fields (not ``raw``), datetimes in ISO 8601."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: _plain(getattr(value, field.name))
-            for field in fields(value)
-            if field.name != "raw"
-        }
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    return value
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(_plain(value), ensure_ascii=False, indent=2))
-
-
-def _table(*columns: str) -> Table:
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in columns:
-        if name == "GUID":
-            table.add_column(name, no_wrap=True)
-        elif name == "Message":
-            table.add_column(name, ratio=1, overflow="fold")
-        else:
-            table.add_column(name, overflow="fold")
-    return table
-
-
-def _cells(*values: str | Text) -> list[Text]:
-    """Table cells that show text as is: an SMS containing ``[red]`` is not rich markup."""
-    return [value if isinstance(value, Text) else Text(value) for value in values]
-
-
 def _show_send(result: SendResult) -> None:
-    console = Console()
     failed = {item.guid: item.error for item in result.failed}
-    table = _table("Recipient", "GUID", "Note")
+    rows: list[list[str | Text]] = []
     recipients = result.recipients or ("",) * len(result.guids)
     for recipient, guid in zip(recipients, result.guids, strict=False):
-        note = Text(f"failed: {failed[guid]}", "red") if guid in failed else Text("")
-        table.add_row(*_cells(recipient, guid, note))
+        note = Text(f"failed: {failed[guid]}", "red") if guid in failed else ""
+        rows.append([recipient, guid, note])
     for rejected in result.rejected:
-        table.add_row(*_cells(rejected.recipient, "", Text(f"rejected: {rejected.error}", "red")))
-    console.print(Text(result.note or f"{len(result.guids)} message(s) accepted"))
-    console.print(table)
+        rows.append([rejected.recipient, "", Text(f"rejected: {rejected.error}", "red")])
+    typer.echo(result.note or f"{len(result.guids)} message(s) accepted")
+    print_table(("Recipient", "GUID", "Note"), rows)
     if result.encryption_key:
-        console.print(Text(f"Encryption key (shown once): {result.encryption_key}"))
+        typer.echo(f"Encryption key (shown once): {result.encryption_key}")
 
 
 def send_command(
@@ -168,23 +126,29 @@ def send_command(
         server, api_key, lambda client: client.send(to, message, sim=sim, device=device, at=when)
     )
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         _show_send(result)
 
 
 def _show_inbox(rows: list[ReceivedSms]) -> None:
-    console = Console()
     if not rows:
-        console.print("No received SMS.")
+        typer.echo("No received SMS.")
         return
-    table = _table("Received", "From", "Message", "Phone", "Read", "GUID")
-    for sms in rows:
-        received = sms.time_received or sms.received_at.strftime("%Y-%m-%d %H:%M:%S")
-        sender = f"{sms.number} ({sms.alias})" if sms.alias else sms.number
-        read = "yes" if sms.read else "no"
-        table.add_row(*_cells(received, sender, sms.message, sms.device_sid, read, sms.guid))
-    console.print(table)
+    print_table(
+        ("Received", "From", "Phone", "Read", "GUID", "Message"),
+        [
+            [
+                sms.time_received or sms.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+                f"{sms.number} ({sms.alias})" if sms.alias else sms.number,
+                sms.device_sid,
+                "yes" if sms.read else "no",
+                sms.guid,
+                sms.message,
+            ]
+            for sms in rows
+        ],
+    )
 
 
 def inbox_command(
@@ -200,22 +164,21 @@ def inbox_command(
     """List SMS received on the account's phones, newest first."""
     rows = _run(server, api_key, lambda client: client.inbox(device=device, only_unread=unread))
     if as_json:
-        _print_json(rows)
+        print_json(rows)
     else:
         _show_inbox(rows)
 
 
 def _show_log(rows: list[SentSms]) -> None:
-    console = Console()
     if not rows:
-        console.print("No sent SMS.")
+        typer.echo("No sent SMS.")
         return
-    table = _table("Date", "To", "Message", "Status", "GUID")
+    table: list[list[str | Text]] = []
     for sms in rows:
         error = sms.error_mobile or sms.error_api
-        status = Text(f"{sms.status}: {error}", "red") if error else Text(sms.status)
-        table.add_row(*_cells(sms.date or "", sms.recipient, sms.message, status, sms.guid))
-    console.print(table)
+        status = Text(f"{sms.status}: {error}", "red") if error else sms.status
+        table.append([sms.date or "", sms.recipient, status, sms.guid, sms.message])
+    print_table(("Date", "To", "Status", "GUID", "Message"), table)
 
 
 def log_command(
@@ -231,6 +194,6 @@ def log_command(
     """List messages sent through the API, newest first."""
     rows = _run(server, api_key, lambda client: client.sent_log(guid=guid, limit=limit))
     if as_json:
-        _print_json(rows)
+        print_json(rows)
     else:
         _show_log(rows)

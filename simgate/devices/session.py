@@ -31,8 +31,9 @@ log = structlog.get_logger(__name__)
 
 PROTOCOL_VERSION = 1
 HELLO_TIMEOUT = 15.0
-#: Longest ``mobile_sent.formatted`` stored: a date as the phone shows it, not free text.
-MAX_FORMATTED_CHARS = 64
+#: Longest ``mobile_sent.formatted`` stored: the bound ``simgate.protocol`` puts on short text,
+#: so that no frame a conforming agent sends is refused (and then resent forever).
+MAX_FORMATTED_CHARS = 256
 
 
 class ProtocolError(Exception):

@@ -113,7 +113,7 @@ class TestDelete:
         assert client.delete(guid=gone) == 1
         assert [row.guid for row in client.sent_log()] == [kept]
 
-    def test_deletes_the_messages_of_a_day(self, client: Client) -> None:
+    def test_deletes_the_messages_of_a_period(self, client: Client) -> None:
         client.send([ALICE, BOB], "today")
         today = datetime.now(UTC).date()
         assert client.delete(start=today - timedelta(days=400), end=today.isoformat()) == 2

@@ -184,7 +184,7 @@ class TestMalformedFrames:
             {"at": -1},
             {"at": True},
             {"formatted": 12},
-            {"formatted": "x" * 65},
+            {"formatted": "x" * 257},
         ],
     )
     async def test_is_answered_with_an_error_not_an_ack_and_stores_nothing(
