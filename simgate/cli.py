@@ -217,7 +217,16 @@ def _register_agent() -> None:
     )
 
 
+def _register_client_commands() -> None:
+    from simgate.client.commands import inbox_command, log_command, send_command
+
+    app.command("send", help="Send an SMS through a simgate server.")(send_command)
+    app.command("inbox", help="List the SMS your phones received.")(inbox_command)
+    app.command("log", help="List the messages sent through the API.")(log_command)
+
+
 _register_agent()
+_register_client_commands()
 
 
 def main() -> None:

@@ -9,12 +9,13 @@ exit with 1; usage errors (a bad option value) exit with 2, as every Click progr
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 import typer
 from rich.text import Text
 
+from simgate.client._calls import unix_seconds
 from simgate.client._client import Client
 from simgate.client._errors import ApiError, SimgateClientError
 from simgate.client._models import ReceivedSms, SendResult, SentSms
@@ -49,17 +50,15 @@ def parse_at(value: str) -> int:
     must not move when the command runs on a machine in another zone.
     """
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     try:
-        moment = datetime.fromisoformat(text)
+        return unix_seconds(datetime.fromisoformat(text))
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is neither ISO 8601 (2026-03-13T08:45:00+01:00) nor UNIX seconds",
             param_hint="'--at'",
         ) from None
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    return int(aware.timestamp())
 
 
 def _fail(text: str) -> typer.Exit:

@@ -62,6 +62,11 @@ async def compose(
     if per_message == 0:
         segments = segments_of(text)
         return [Draft(guids.new_guid(), recipient, text, segments) for recipient in recipients]
+    # Every code has the same length and alphabet, so one trial rewrite tells whether the text
+    # fits before thousands of codes are drawn for a message that will be refused anyway.
+    segments_of(
+        links.rewrite(text, base_url, iter(["0" * links.SHORT_CODE_LENGTH] * per_message)).text
+    )
     pool = iter(
         await links.fresh_codes(conn, per_message * len(recipients), links.SHORT_CODE_LENGTH)
     )

@@ -295,3 +295,34 @@ class TestRefusals:
         refused(http.get("/deletesms/", params={"date_start": "2026-03-11"}), 400, "missing_apikey")
         response = http.get("/deletesms/", params={"apikey": "q" * 40, "date_start": "2026-03-11"})
         refused(response, 403, "invalid_apikey")
+
+
+class TestOnEachEngine:
+    def test_a_day_is_deleted_with_its_links_and_sealed_texts(
+        self, server_factory: Callable[..., LiveServer], database_url: str
+    ) -> None:
+        server = server_factory(database_url=database_url, timezone="Europe/Brussels")
+        account = server.create_account()
+        with server.client() as http:
+            at(server, ON_10TH)
+            kept = {send(http, account), receive(server, account)}
+            at(server, EARLY_11TH)
+            short = send(http, account, message="https://example.com/x", shorturl="1")
+            sealed = http.post(
+                "/sendsms/",
+                data={
+                    "apikey": account.api_key,
+                    "recipients": NUMBER,
+                    "message": "secret",
+                    "encrypt_message": "yes",
+                },
+            ).json()["result"]["encrypted"]["url"]
+            receive(server, account)
+            [row] = http.get(
+                "/log/sent/sms/", params={"apikey": account.api_key, "guid_message": short}
+            ).json()["result"]["sms"]
+            body = delete(http, account, date_start="2026-03-11")
+            assert (body["deleted_sent"], body["deleted_received"]) == (2, 1)
+            assert sent_guids(http, account) | received_guids(http, account) == kept
+            refused(http.get(row["message"]), 404, "not_found")
+            refused(http.get(sealed + "/data"), 404, "not_found")

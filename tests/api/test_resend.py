@@ -217,3 +217,19 @@ class TestResendRefused:
             "invalid_apikey",
         )
         assert row(http, account, failed)["status"] == "failed"
+
+
+class TestOnEachEngine:
+    def test_resend_moves_only_a_failed_message(
+        self, server_factory: Callable[..., LiveServer], database_url: str
+    ) -> None:
+        server = server_factory(database_url=database_url)
+        account = server.create_account()
+        phone = server.add_device(account)
+        with server.client() as http:
+            guid = send(http, account, message="x")
+            fail(server, phone, guid)
+            params = {"apikey": account.api_key, "guid": guid}
+            assert http.get("/resend/", params=params).json()["status"] == "queued"
+            error_of(http.get("/resend/", params=params), 409, "state_conflict")
+            assert row(http, account, guid)["status"] == "queued"

@@ -14,6 +14,7 @@ import pytest
 from simgate import bus
 from simgate.clock import now_ms
 from simgate.context import Context
+from simgate.domain.errors import InvalidParameter
 from simgate.domain.states import MAX_AUTO_RETRIES, retry_delay
 from simgate.services import sealing
 from tests.conftest import eventually
@@ -415,6 +416,8 @@ class TestEncryptedMessages:
         assert sealed.iterations >= 200_000
         assert sealing.unseal(sealed, encrypted["key"]) == plaintext
         assert sealing.unseal(sealed, encrypted["key"].upper()) == plaintext  # typed in capitals
+        with pytest.raises(InvalidParameter, match="Wrong key"):
+            sealing.unseal(sealed, encrypted["key"][::-1] + "x")
 
     def test_the_database_never_holds_the_plaintext_or_the_key(
         self, server: LiveServer, http: httpx.Client, account: Account

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -111,6 +112,26 @@ class TestRewriting:
         result = send(http, account, text)
         assert result["parts"] <= 5
 
+    def test_a_text_that_grows_past_30_parts_when_rewritten_is_refused(
+        self, http: httpx.Client, account: Account
+    ) -> None:
+        text = " ".join(["https://a.be"] * 350)  # 4549 characters, 30 parts as written
+        response = http.get(
+            "/sendsms/",
+            params={
+                "apikey": account.api_key,
+                "recipients": NUMBER,
+                "message": text,
+                "shorturl": "1",
+            },
+        )
+        assert response.status_code == 400
+        body = response.json()
+        validate(body, "simgate.SendError")
+        assert (body["error"], body["parameter"]) == ("invalid_parameter", "message")
+        log = http.get("/log/sent/sms/", params={"apikey": account.api_key}).json()
+        assert log["result"]["sms"] == []
+
 
 class TestFollowing:
     def test_a_click_redirects_with_302_and_is_counted_in_the_log(
@@ -164,3 +185,18 @@ class TestFollowing:
             assert stranger.get(link).status_code == 302
         row = logged(http, account, result["id"])
         assert (row["status"], row["shorturl_clicks"]) == ("queued", 1)
+
+
+class TestOnEachEngine:
+    def test_simultaneous_clicks_are_all_counted(
+        self, server_factory: Callable[..., LiveServer], database_url: str
+    ) -> None:
+        server = server_factory(database_url=database_url)
+        account = server.create_account()
+        with server.client() as http:
+            result = send(http, account, "Tickets: https://example.com/t", recipients=NUMBER)
+            [link] = short_links(server, logged(http, account, result["id"])["message"])
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                codes = list(pool.map(lambda _: http.get(link).status_code, range(24)))
+            assert codes == [302] * 24
+            assert logged(http, account, result["id"])["shorturl_clicks"] == 24
