@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from simgate import bus
 from simgate.context import Context
 from simgate.dispatch.dispatcher import Attached, Dispatcher
-from simgate.protocol import CLOSE_INVALID_TOKEN
+from simgate.protocol import ACKED_TYPES, CLOSE_INVALID_TOKEN, PROTOCOL_VERSION
 from simgate.services import devices as device_service
 from simgate.services import inbox as inbox_service
 from simgate.services import mobile_sent as mobile_sent_service
@@ -29,8 +29,9 @@ from simgate.store import messages as message_store
 
 log = structlog.get_logger(__name__)
 
-PROTOCOL_VERSION = 1
 HELLO_TIMEOUT = 15.0
+#: Any frame proves the device alive; last_seen is written at most this often (ms).
+LAST_SEEN_WRITE_MS = 10_000
 #: Longest ``mobile_sent.formatted`` stored: the bound ``simgate.protocol`` puts on short text,
 #: so that no frame a conforming agent sends is refused (and then resent forever).
 MAX_FORMATTED_CHARS = 256
@@ -63,6 +64,7 @@ class DeviceSession:
         self._ws = websocket
         self.device = device
         self._send_lock = asyncio.Lock()
+        self._last_seen_ms = 0
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "sent": self._on_sent,
             "failed": self._on_failed,
@@ -185,6 +187,7 @@ class DeviceSession:
     async def _read_loop(self) -> None:
         while True:
             frame = await self._receive()
+            await self._seen()
             if frame is None:
                 await self._error("malformed_frame", "A frame must be a JSON object.")
                 continue
@@ -195,6 +198,18 @@ class DeviceSession:
                 await handler(frame)
             except ProtocolError as exc:
                 await self._error("invalid_frame", str(exc))
+                # The frame can never become valid: acknowledge it anyway, or the agent would
+                # keep it in its outbox and resend it after every reconnect, forever.
+                frame_id = frame.get("id")
+                if frame.get("type") in ACKED_TYPES and isinstance(frame_id, str) and frame_id:
+                    await self._ack(frame)
+
+    async def _seen(self) -> None:
+        """Every frame proves the device alive; record it, at most every few seconds."""
+        now = self._ctx.clock()
+        if now - self._last_seen_ms >= LAST_SEEN_WRITE_MS:
+            self._last_seen_ms = now
+            await device_service.record_heartbeat(self._ctx, self.device)
 
     async def _error(self, code: str, message: str) -> None:
         await self.send_frame({"type": "error", "code": code, "message": message})
@@ -225,7 +240,10 @@ class DeviceSession:
 
     async def _on_received(self, frame: dict[str, Any]) -> None:
         frame_id = _text(frame, "id")
-        number = _text(frame, "number")
+        # Phones do receive SMS with a hidden or empty sender: store them as they came.
+        number = frame.get("number")
+        if not isinstance(number, str):
+            raise ProtocolError("'number' must be a string")
         text = frame.get("text")
         if not isinstance(text, str):
             raise ProtocolError("'text' must be a string")
@@ -272,9 +290,10 @@ class DeviceSession:
         await self.send_frame({"type": "pong"})
 
     async def _on_pong(self, _frame: dict[str, Any]) -> None:
-        await device_service.record_heartbeat(self._ctx, self.device)
+        """Nothing more to do: ``_seen`` already recorded the heartbeat."""
 
     async def _on_status(self, frame: dict[str, Any]) -> None:
+        self._last_seen_ms = self._ctx.clock()
         await device_service.record_heartbeat(
             self._ctx,
             self.device,
