@@ -68,7 +68,8 @@ async def measure(url: str, api_key: str, token: str, count: int) -> dict[str, o
             json.dumps({"type": "hello", "protocol": 1, "sims": [1], "capabilities": ["sms"]})
         )
         welcome = json.loads(await ws.recv())
-        assert welcome["type"] == "welcome"
+        if welcome["type"] != "welcome":
+            raise RuntimeError(f"expected a welcome frame, got {welcome}")
 
         async def device() -> None:
             async for raw in ws:
@@ -173,7 +174,8 @@ def main() -> None:
     print(f"{'measure':<28}{'median ms':>12}{'p95 ms':>10}{'max ms':>10}")
     for key in ("baseline_404_roundtrip", "sendsms_response", "send_to_device_arrival"):
         row = result[key]
-        assert isinstance(row, dict)
+        if not isinstance(row, dict):
+            raise TypeError(key)
         print(f"{key:<28}{row['median_ms']:>12}{row['p95_ms']:>10}{row['max_ms']:>10}")
     print(f"arrival / baseline (median): {result['ratio_arrival_to_baseline_median']}x")
 

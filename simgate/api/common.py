@@ -55,9 +55,7 @@ def _openapi(method: str, docs: Sequence[Doc]) -> dict[str, Any]:
         }
     body_schema = {
         "type": "object",
-        "properties": {
-            doc.name: {**doc.schema(), "description": doc.description} for doc in docs
-        },
+        "properties": {doc.name: {**doc.schema(), "description": doc.description} for doc in docs},
         "required": [doc.name for doc in docs if doc.required],
     }
     return {

@@ -81,9 +81,7 @@ def sent_sms(row: RowMapping, zone: ZoneInfo) -> dict[str, Any]:
         "send_from_mobile": "1" if row["state"] == MessageState.SENT.value else "0",
         "send_from_mobile_erreur": row["error_mobile"],
         "send_from_mobile_sIdentifiant": row["device_sid"] or "",
-        "send_from_mobile_timestamp": (
-            None if sent_ms is None else timefmt.unix_seconds(sent_ms)
-        ),
+        "send_from_mobile_timestamp": (None if sent_ms is None else timefmt.unix_seconds(sent_ms)),
         "port": row["port"],
         "sim": row["sent_sim"],
         "send_with_whatsapp": _whatsapp(str(row["channel"])),
@@ -95,5 +93,5 @@ def sent_sms(row: RowMapping, zone: ZoneInfo) -> dict[str, Any]:
 
 
 def sms_list(items: list[dict[str, Any]], *, empty_code: str = "") -> dict[str, Any]:
-    """``{"result": {"error": "", "sms": [...]}}``; ``error`` is a short code when nothing matched."""
+    """``{"result": {"error": "", "sms": [...]}}``; ``error`` is a code when nothing matched."""
     return {"result": {"error": "" if items else empty_code, "sms": items}}

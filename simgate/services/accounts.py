@@ -9,7 +9,6 @@ from simgate.domain.errors import ApiExpired, InvalidApiKey, InvalidParameter
 from simgate.services import credentials
 from simgate.store import accounts as account_store
 
-
 MAX_EMAIL_LENGTH = 320  # RFC 5321's limit for a forward path
 MIN_PASSWORD_LENGTH = 8
 

@@ -80,6 +80,15 @@ class TestReceived:
         assert len(inbox(http, account)) == 1
 
 
+async def send(server: LiveServer, account: Account) -> str:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.get(
+            "/sendsms/",
+            params={"apikey": account.api_key, "recipients": "+32470123456", "message": "x"},
+        )
+    return str(response.json()["result"]["id"])
+
+
 class TestReports:
     async def test_a_report_without_guid_is_refused_but_acked_so_it_is_not_resent_forever(
         self, server: LiveServer, phone: PairedDevice
@@ -94,10 +103,7 @@ class TestReports:
         self, server: LiveServer, http: httpx.Client, account: Account, phone: PairedDevice
     ) -> None:
         async with connected(server, phone.token) as device:
-            guid = http.get(
-                "/sendsms/",
-                params={"apikey": account.api_key, "recipients": "+32470123456", "message": "x"},
-            ).json()["result"]["id"]
+            guid = await send(server, account)
             pushed = await device.next("send")
             assert pushed["guid"] == guid
             for frame_id in ("a", "b"):
@@ -114,10 +120,7 @@ class TestReports:
         self, server: LiveServer, http: httpx.Client, account: Account, phone: PairedDevice
     ) -> None:
         async with connected(server, phone.token) as device:
-            guid = http.get(
-                "/sendsms/",
-                params={"apikey": account.api_key, "recipients": "+32470123456", "message": "x"},
-            ).json()["result"]["id"]
+            guid = await send(server, account)
             assert (await device.next("send"))["guid"] == guid
         assert status(http, account, guid) == "dispatched"
         async with connected(server, phone.token) as device:

@@ -16,9 +16,7 @@ from simgate.agent.runner import AgentConfig, AgentRunner
 
 
 class RunningAgent:
-    def __init__(
-        self, server_url: str, token: str, state_dir: Path, **driver_options: Any
-    ) -> None:
+    def __init__(self, server_url: str, token: str, state_dir: Path, **driver_options: Any) -> None:
         self.driver = SimulatorDriver(**driver_options)
         self.runner = AgentRunner(
             AgentConfig(server=server_url, token=token, state_dir=state_dir, driver=self.driver)
