@@ -47,6 +47,7 @@ class Scheduler:
         now = self._ctx.clock()
         async with self._ctx.db.begin() as conn:
             requeued = await message_store.requeue_expired(conn, now)
+            await message_store.promote_due(conn, now)
             due = await message_store.due_accounts(conn, now)
             upcoming = await message_store.next_wakeup(conn, now)
         for account_id in sorted(set(requeued) | set(due)):

@@ -53,8 +53,9 @@ _S = MessageState
 
 TRANSITIONS: Mapping[MessageState, frozenset[MessageState]] = MappingProxyType(
     {
-        # Waiting for its send time; the user may still cancel it.
-        _S.SCHEDULED: frozenset({_S.QUEUED, _S.CANCELLED}),
+        # Waiting for its send time; the user may still cancel it, and it fails without
+        # leaving the server when no device can ever carry it (its device was deleted).
+        _S.SCHEDULED: frozenset({_S.QUEUED, _S.CANCELLED, _S.FAILED}),
         # Waiting for a device. It may be handed out, time out, be cancelled, or fail
         # without ever leaving the server (e.g. no device can serve its recipient).
         _S.QUEUED: frozenset({_S.DISPATCHED, _S.EXPIRED, _S.CANCELLED, _S.FAILED}),

@@ -123,10 +123,11 @@ async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutco
             key=key,
             shorturl=request.shorturl,
         )
-        state = MessageState.QUEUED
+        # A future send time parks the message as scheduled; the scheduler queues it on time.
+        state = MessageState.SCHEDULED if scheduled else MessageState.QUEUED
         if error:
-            # Born queued and failed at once: the log shows why, and /resend/ can retry it later.
-            check_transition(MessageState.QUEUED, MessageState.FAILED)
+            # Failed at once: the log shows why, and /resend/ can retry it later.
+            check_transition(state, MessageState.FAILED)
             state = MessageState.FAILED
         rows = [
             _message_row(

@@ -230,7 +230,11 @@ async def release_messages(
     failed, dispatched -> queued) and are guarded by the current state. Returns
     ``(failed, requeued)``.
     """
-    waiting = [MessageState.QUEUED.value, MessageState.DISPATCHED.value]
+    waiting = [
+        MessageState.SCHEDULED.value,
+        MessageState.QUEUED.value,
+        MessageState.DISPATCHED.value,
+    ]
     failed = await conn.execute(
         update(messages)
         .where(

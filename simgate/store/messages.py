@@ -17,6 +17,7 @@ from simgate.domain.states import MessageState
 from simgate.store._sql import like_pattern
 from simgate.store.tables import messages, short_links
 
+SCHEDULED = MessageState.SCHEDULED.value
 QUEUED = MessageState.QUEUED.value
 DISPATCHED = MessageState.DISPATCHED.value
 
@@ -123,6 +124,17 @@ async def requeue_expired(conn: AsyncConnection, now_ms: int) -> list[int]:
     return sorted({int(account_id) for account_id in result.scalars().all()})
 
 
+async def promote_due(conn: AsyncConnection, now_ms: int) -> list[int]:
+    """Queue the scheduled messages whose send time has come; the accounts concerned."""
+    result = await conn.execute(
+        update(messages)
+        .where(messages.c.state == SCHEDULED, messages.c.not_before_ms <= now_ms)
+        .values(state=QUEUED, updated_ms=now_ms)
+        .returning(messages.c.account_id)
+    )
+    return sorted({int(account_id) for account_id in result.scalars().all()})
+
+
 async def due_accounts(conn: AsyncConnection, now_ms: int) -> list[int]:
     result = await conn.execute(
         select(messages.c.account_id)
@@ -136,7 +148,7 @@ async def next_wakeup(conn: AsyncConnection, now_ms: int) -> int | None:
     """The earliest future moment at which a message becomes due or a lease runs out."""
     due = await conn.execute(
         select(func.min(messages.c.not_before_ms)).where(
-            messages.c.state == QUEUED, messages.c.not_before_ms > now_ms
+            messages.c.state.in_((QUEUED, SCHEDULED)), messages.c.not_before_ms > now_ms
         )
     )
     lease = await conn.execute(

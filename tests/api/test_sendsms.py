@@ -169,7 +169,7 @@ class TestAcceptedMessages:
         assert "scheduled" in result["note"]
         logged = row(http, account, result["id"])
         assert logged["schedule_timestamp"] == at
-        assert logged["status"] == "queued"
+        assert logged["status"] == "scheduled"
 
     def test_a_past_schedule_timestamp_means_now(
         self, http: httpx.Client, account: Account

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -120,6 +122,32 @@ class TestOneMessage:
         # The first retry waits 30 s (backoff), so the message is queued again, not failed yet.
         assert row["status"] == "queued"  # type: ignore[index]
         assert row["send_from_mobile"] == "0"  # type: ignore[index]
+
+
+class TestScheduled:
+    def test_a_scheduled_message_waits_for_its_time_then_goes_out_without_polling(
+        self, server: LiveServer, agents: Callable[..., RunningAgent], tmp_outbox: Path
+    ) -> None:
+        account = server.create_account()
+        device = server.add_device(account)
+        agents(server, device.token, outbox_file=tmp_outbox)
+        at = int(time.time()) + 2
+        with server.client() as http:
+            guid = http.get(
+                "/sendsms/",
+                params={
+                    "apikey": account.api_key,
+                    "recipients": "+32470123456",
+                    "message": "later",
+                    "schedule_timestamp": str(at),
+                },
+            ).json()["result"]["id"]
+            assert sent_log(http, account.api_key, guid)["status"] == "scheduled"
+            assert outbox_lines(tmp_outbox) == []
+            eventually(lambda: sent_log(http, account.api_key, guid)["status"] == "sent")
+        [line] = outbox_lines(tmp_outbox)
+        handed = datetime.fromisoformat(line["at"].replace("Z", "+00:00")).timestamp()
+        assert at <= handed < at + 2
 
 
 class TestOfficialClient:

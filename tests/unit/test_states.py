@@ -27,6 +27,7 @@ S = MessageState
 ALLOWED: set[tuple[MessageState, MessageState]] = {
     (S.SCHEDULED, S.QUEUED),
     (S.SCHEDULED, S.CANCELLED),
+    (S.SCHEDULED, S.FAILED),
     (S.QUEUED, S.DISPATCHED),
     (S.QUEUED, S.EXPIRED),
     (S.QUEUED, S.CANCELLED),
@@ -110,7 +111,7 @@ def test_illegal_transition_message_lists_allowed_targets() -> None:
         check_transition(S.SCHEDULED, S.SENT)
     assert info.value.message == (
         "Cannot change message state from 'scheduled' to 'sent': "
-        "from 'scheduled' a message can only become: cancelled, queued"
+        "from 'scheduled' a message can only become: cancelled, failed, queued"
     )
     assert isinstance(info.value, StateConflict)
     assert info.value.status == 409
