@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from simgate.api.common import compat_route, json, start
+from simgate.api.common import Doc, compat_route, json, start
 from simgate.api.params import Params
 from simgate.domain import timefmt
 from simgate.domain.errors import invalid, missing
@@ -141,12 +141,21 @@ compat_route(
     mobile_list,
     summary="List your phones and modems, with presence and today's traffic",
     description="Filter by exact SID (`sid`) or by a text search over the listed fields.",
+    params=[
+        Doc("sid", "Only the device with this SID."),
+        Doc("search", "Only devices whose SID, label, number, version, battery... contain this."),
+    ],
 )
 compat_route(
     router,
     "/gateway/mobile/update/",
     mobile_update,
     summary="Set a device's label (required, may be empty) and phone number",
+    params=[
+        Doc("sid", "The device's SID.", True),
+        Doc("label", "The new label; required, but may be empty (`label=`).", True),
+        Doc("phone_number", "The SIM's phone number; empty leaves it unchanged."),
+    ],
 )
 compat_route(
     router,
@@ -155,4 +164,5 @@ compat_route(
     summary="Delete a device, its received SMS and its sent-from-phone log",
     description="Messages waiting for this device fail with error_api 'device deleted'; "
     "its token stops working and a live connection is closed.",
+    params=[Doc("sid", "The device's SID.", True)],
 )

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from simgate.api import shapes
-from simgate.api.common import compat_route, json, start
+from simgate.api.common import Doc, compat_route, json, start
 from simgate.api.params import Params
 from simgate.domain import guids
 from simgate.domain.errors import invalid, missing
@@ -204,6 +204,18 @@ compat_route(
     sendsms,
     summary="Send an SMS (or WhatsApp message) through your own phone",
     description="Queues one message per recipient; delivery is asynchronous.",
+    params=[
+        Doc("recipients", "One or more numbers, separated by commas or semicolons.", True),
+        Doc("message", "The text; long texts go out as a multipart SMS.", True),
+        Doc("port", "SIM slot to send from; empty lets the phone choose.", enum=("1", "2")),
+        Doc("shorturl", "`1`: replace http(s) links with counted short links.", enum=("0", "1")),
+        Doc("sIdentifiant", "SID of the phone that must send it; empty: first available."),
+        Doc("sendsms", "`0` blocks the SMS channel (with `sendwa=1`).", enum=("0", "1")),
+        Doc("sendwa", "`1`: also send via WhatsApp.", enum=("0", "1")),
+        Doc("waonly", "`yes`: WhatsApp only.", enum=("yes",)),
+        Doc("encrypt_message", "`yes`: the recipient needs a key to read it.", enum=("yes",)),
+        Doc("schedule_timestamp", "UTC UNIX seconds before which it is not sent.", type="integer"),
+    ],
 )
 compat_route(
     router,
@@ -211,12 +223,21 @@ compat_route(
     resend,
     summary="Queue a failed message again",
     description="Only a message in the failed state can be resent (409 otherwise).",
+    params=[Doc("guid", "GUID of the failed message.", True)],
 )
 compat_route(
     router,
     "/log/sent/sms/",
     sent_log,
     summary="The log of messages sent through the API, newest first",
+    params=[
+        Doc("guid_message", "Only this message."),
+        Doc("before", "Messages older than this UNIX time or this message's GUID (paging)."),
+        Doc("error_api", "`1`: only messages the server could not hand out.", enum=("0", "1")),
+        Doc("error_mobile", "`1`: only messages the phone failed to send.", enum=("0", "1")),
+        Doc("keyword", "Only messages whose number or text contains this."),
+        Doc("limit", "At most this many rows (1-500, default 100).", type="integer"),
+    ],
 )
 compat_route(
     router,
@@ -224,4 +245,9 @@ compat_route(
     deletesms,
     summary="Delete SMS from the server log (not from the phones)",
     description="By guid_message, by day (date_start) or by period (date_start and date_end).",
+    params=[
+        Doc("guid_message", "The message (sent or received) to delete."),
+        Doc("date_start", "Alone: delete that day (YYYY-MM-DD). With date_end: the first day."),
+        Doc("date_end", "The last day of the period, included (YYYY-MM-DD)."),
+    ],
 )
