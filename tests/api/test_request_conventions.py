@@ -200,6 +200,39 @@ class TestBadInputNeverBreaksAnything:
             {"recipient": "not-a-number", "error": result["invalid"][0]["error"]}  # type: ignore[index]
         ]
 
+    def test_ten_thousand_numbers_are_refused_and_nothing_is_stored(
+        self, http: httpx.Client, account: Account
+    ) -> None:
+        numbers = ",".join(f"+3247{index:07d}" for index in range(10_000))
+        response = http.post(
+            "/sendsms/", data={"apikey": account.api_key, "recipients": numbers, "message": "hi"}
+        )
+        assert_send_error(response, 400, "invalid_parameter")
+        assert response.json()["parameter"] == "recipients"
+        assert log_count(http, account) == 0
+
+    def test_a_1_mb_message_is_refused_and_nothing_is_stored(
+        self, http: httpx.Client, account: Account
+    ) -> None:
+        response = http.post(
+            "/sendsms/",
+            data={"apikey": account.api_key, "recipients": NUMBER, "message": "a" * 1_000_000},
+        )
+        assert_send_error(response, 400, "invalid_parameter")
+        assert response.json()["parameter"] == "message"
+        assert log_count(http, account) == 0
+
+    def test_the_longest_accepted_message_is_recorded_as_30_parts(
+        self, http: httpx.Client, account: Account
+    ) -> None:
+        response = http.post(
+            "/sendsms/",
+            data={"apikey": account.api_key, "recipients": NUMBER, "message": "a" * 4590},
+        )
+        result = assert_send_ok(response)["result"]
+        assert result["parts"] == 30  # type: ignore[index]
+        assert result["encoding"] == "GSM-7"  # type: ignore[index]
+
     def test_a_non_utf8_form_body(self, http: httpx.Client, account: Account) -> None:
         body = f"apikey={account.api_key}&recipients=%2B32470123456&message=".encode() + b"\xff\xfe"
         response = http.post(
