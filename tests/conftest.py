@@ -1,16 +1,24 @@
-"""Shared fixtures: migrated databases on both engines, a live server, accounts and devices."""
+"""Shared fixtures: migrated databases on both engines, a live server, accounts, devices, an
+HTTP client of the server and real agents."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from simgate.config import Settings
+from simgate.services.devices import Device
+from tests.support.api import device_of
 from tests.support.databases import PostgresFactory, SqliteFactory
-from tests.support.server import LiveServer
+from tests.support.server import Account, LiveServer, PairedDevice
+
+if TYPE_CHECKING:
+    from tests.support.devices import RunningAgent
 
 
 @pytest.fixture
@@ -75,6 +83,49 @@ def server_factory(
 @pytest.fixture
 def server(server_factory: Callable[..., LiveServer]) -> LiveServer:
     return server_factory()
+
+
+@pytest.fixture
+def account(server: LiveServer) -> Account:
+    """A new account on ``server``, with its API key."""
+    return server.create_account()
+
+
+@pytest.fixture
+def phone(server: LiveServer, account: Account) -> PairedDevice:
+    """A device paired to ``account`` (not connected)."""
+    return server.add_device(account)
+
+
+@pytest.fixture
+def device(server: LiveServer, phone: PairedDevice) -> Device:
+    """The server's view of ``phone``, for calling the services as its frames would."""
+    return device_of(server, phone)
+
+
+@pytest.fixture
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    """An HTTP client of ``server``, closed after the test."""
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture
+def agents(tmp_path: Path) -> Iterator[Callable[..., RunningAgent]]:
+    """Start real agents (simulator driver) for a server's devices; stopped after the test."""
+    # Imported here, not at the top: only the tests that start agents need the agent package.
+    from tests.support.devices import RunningAgent
+
+    started: list[RunningAgent] = []
+
+    def start(server: LiveServer, token: str, **options: Any) -> RunningAgent:
+        agent = RunningAgent(server.url, token, tmp_path / f"agent{len(started)}", **options)
+        started.append(agent.start())
+        return agent
+
+    yield start
+    for agent in started:
+        agent.stop()
 
 
 def eventually(

@@ -11,6 +11,11 @@ Responsibilities, each chosen so that a driver never has to think about the netw
   already transmitted is never handed to the radio again; its outcome is reported again instead;
 * keep every state-changing frame in the durable :class:`~simgate.agent.outbox.Outbox` until the
   server acks it, resending in the original order after each reconnect and each restart.
+
+The runner owns the run's lifecycle (start, reconnect, stop) and wires up the parts that do the
+work: :mod:`~simgate.agent.connection` (one live WebSocket's reader, writer and watchdog),
+:mod:`~simgate.agent.transmitter` (the send path), :mod:`~simgate.agent.events` (what the driver
+reports unasked) and :mod:`~simgate.agent.outbox` (the durable state).
 """
 
 from __future__ import annotations
@@ -20,47 +25,22 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from simgate import __version__
-from simgate.agent.drivers.base import (
-    Driver,
-    DriverEvent,
-    InboundSms,
-    OutgoingSms,
-    SendOutcome,
-    StatusUpdate,
-)
-from simgate.agent.outbox import AckedFrame, Outbox
+from simgate.agent.config import AgentConfig, ReconnectPolicy
+from simgate.agent.connection import Connection, await_welcome
+from simgate.agent.events import EventPump
+from simgate.agent.outbox import Outbox
+from simgate.agent.transmitter import Transmitter
 from simgate.protocol import (
-    CLOSE_HEARTBEAT_TIMEOUT,
     CLOSE_INVALID_TOKEN,
     CLOSE_INVALID_TOKEN_REASON,
-    AcceptedFrame,
-    AckFrame,
-    ErrorFrame,
-    Frame,
     HelloFrame,
-    MobileSentFrame,
-    PingFrame,
-    PongFrame,
-    ProtocolError,
-    ReceivedFrame,
-    SendFrame,
-    StatusFrame,
-    UnknownFrame,
-    WelcomeFrame,
-    decode_frame,
     device_ws_url,
     encode_frame,
-    format_phone_time,
-    new_frame_id,
 )
 
 __all__ = [
@@ -77,7 +57,6 @@ log = logging.getLogger(__name__)
 _HTTP_UNAUTHORIZED = 401
 _HTTP_FORBIDDEN = 403
 _MAX_FRAME_BYTES = 1 << 20
-_DRIVER_RESTART_SECONDS = 5.0
 _ACK_WAIT_ON_STOP = 1.0
 
 
@@ -87,21 +66,6 @@ class AgentError(Exception):
 
 class AgentAuthError(AgentError):
     """The server refused the device token. Retrying cannot help, so the run ends."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReconnectPolicy:
-    """Backoff between connection attempts.
-
-    The delay starts at ``initial`` and doubles up to ``maximum``; each wait is drawn between
-    half the delay and the full delay, so a fleet of phones that lost the server together does
-    not hammer it in lockstep when it comes back. A connection that lasted more than
-    ``reset_after`` seconds was a good one: the next drop starts again from ``initial``.
-    """
-
-    initial: float = 0.2
-    maximum: float = 30.0
-    reset_after: float = 10.0
 
 
 class _Backoff:
@@ -117,29 +81,6 @@ class _Backoff:
         delay = self._delay
         self._delay = min(self._policy.maximum, self._delay * 2)
         return self._rng.uniform(delay / 2, delay)
-
-
-@dataclass(slots=True)
-class AgentConfig:
-    """Everything one agent run needs; built by ``simgate agent`` or by a test.
-
-    ``sims`` and ``capabilities`` default to the driver's. ``on_connected`` is called with the
-    device SID after every ``welcome`` (the CLI prints it).
-    """
-
-    server: str
-    token: str = field(repr=False)
-    state_dir: Path
-    driver: Driver
-    sims: Sequence[int] | None = None
-    capabilities: Sequence[str] | None = None
-    version: str = __version__
-    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
-    open_timeout: float = 20.0
-    welcome_timeout: float = 20.0
-    keepalive_interval: float = 20.0
-    stop_grace: float = 5.0
-    on_connected: Callable[[str], None] | None = None
 
 
 class RedactSecret(logging.Filter):
@@ -162,23 +103,6 @@ class RedactSecret(logging.Filter):
         return True
 
 
-class _Connection:
-    """One live, welcomed WebSocket: what has been sent on it and when the server last spoke."""
-
-    def __init__(self, ws: ClientConnection, heartbeat: int) -> None:
-        self.ws = ws
-        self.heartbeat = heartbeat
-        self.sent_upto = 0  # highest outbox seq written to this connection
-        self.last_received = time.monotonic()
-
-    async def send(self, frame: Frame) -> None:
-        await self.ws.send(encode_frame(frame))
-
-
-def _clamp(value: int | None, top: int) -> int | None:
-    return None if value is None else max(0, min(top, value))
-
-
 class AgentRunner:
     """Runs one device agent until :meth:`stop`, cancellation, or a refused token.
 
@@ -195,16 +119,17 @@ class AgentRunner:
         self._capabilities = tuple(
             config.capabilities if config.capabilities is not None else self._driver.capabilities
         )
+        self._transmitter = Transmitter(
+            self._driver, self.outbox, sims=self._sims, capabilities=self._capabilities
+        )
+        self._events = EventPump(self._driver, self.outbox, lambda: self._conn)
         self._ws_logger = logging.getLogger("simgate.agent.websockets")
-        self._conn: _Connection | None = None
+        self._conn: Connection | None = None
         self._sid: str | None = None
         self._connected = asyncio.Event()
         self._stop = asyncio.Event()
         self._force_stop = asyncio.Event()
-        self._accepting = True
         self._ran = False
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._status = StatusUpdate()
         self.connections = 0
         """How many times the server has welcomed this runner (1 + reconnections)."""
 
@@ -261,7 +186,7 @@ class AgentRunner:
 
     async def _serve(self) -> None:
         flusher = self._background(self.outbox.run_flusher(), "outbox-flusher")
-        events = self._background(self._pump_driver_events(), "driver-events")
+        events = self._background(self._events.run(), "driver-events")
         connection = asyncio.create_task(self._connection_loop(), name="agent-connection")
         stop_requested = asyncio.create_task(self._stop.wait(), name="agent-stop")
         try:
@@ -273,8 +198,8 @@ class AgentRunner:
             else:
                 await self._drain()
         finally:
-            self._accepting = False
-            tasks = [stop_requested, connection, events, *self._inflight]
+            self._transmitter.accepting = False
+            tasks = [stop_requested, connection, events, *self._transmitter.inflight]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -296,19 +221,20 @@ class AgentRunner:
 
     async def _drain(self) -> None:
         """Graceful stop: finish sends in progress and give the server a moment to ack them."""
-        self._accepting = False
+        self._transmitter.accepting = False
+        inflight = self._transmitter.inflight
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.stop_grace
-        if self._inflight:
-            log.info("stopping: waiting for %d message(s) being sent", len(self._inflight))
+        if inflight:
+            log.info("stopping: waiting for %d message(s) being sent", len(inflight))
             force = asyncio.create_task(self._force_stop.wait())
             try:
-                while self._inflight and not self._force_stop.is_set():
+                while inflight and not self._force_stop.is_set():
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         break
                     await asyncio.wait(
-                        {*self._inflight, force},
+                        {*inflight, force},
                         timeout=remaining,
                         return_when=asyncio.FIRST_COMPLETED,
                     )
@@ -385,7 +311,7 @@ class AgentRunner:
             log.info("disconnected")
 
     async def _session(self, ws: ClientConnection) -> None:
-        status = await self._read_status()
+        status = await self._events.read_status()
         hello = HelloFrame(
             version=f"simgate-agent/{self._config.version}",
             driver=self._driver.name,
@@ -395,8 +321,11 @@ class AgentRunner:
             signal=status.signal,
         )
         await ws.send(encode_frame(hello))
-        welcome = await self._await_welcome(ws)
-        conn = _Connection(ws, welcome.heartbeat)
+        async with asyncio.timeout(self._config.welcome_timeout):
+            welcome = await await_welcome(ws)
+        conn = Connection(
+            ws, welcome.heartbeat, outbox=self.outbox, on_send=self._transmitter.on_send
+        )
         self._conn = conn
         self._sid = welcome.sid
         self.connections += 1
@@ -409,239 +338,4 @@ class AgentRunner:
             await self._driver.on_connected(welcome.sid)
         except Exception:
             log.exception("the %s driver failed in on_connected", self._driver.name)
-        tasks = [
-            asyncio.create_task(self._read_loop(conn), name="agent-reader"),
-            asyncio.create_task(self._write_loop(conn), name="agent-writer"),
-            asyncio.create_task(self._watchdog(conn), name="agent-watchdog"),
-        ]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            task.result()  # re-raise what ended the connection
-
-    async def _read_status(self) -> StatusUpdate:
-        try:
-            async with asyncio.timeout(5.0):
-                status = await self._driver.read_status()
-        except Exception:
-            log.warning("the %s driver could not read battery/signal", self._driver.name)
-            status = self._status
-        self._status = StatusUpdate(
-            battery=_clamp(status.battery, 100), signal=_clamp(status.signal, 4)
-        )
-        return self._status
-
-    async def _await_welcome(self, ws: ClientConnection) -> WelcomeFrame:
-        async with asyncio.timeout(self._config.welcome_timeout):
-            while True:
-                message = await ws.recv()
-                try:
-                    frame = decode_frame(message)
-                except ProtocolError as exc:
-                    log.warning("ignoring a malformed frame before welcome: %s", exc)
-                    continue
-                if isinstance(frame, WelcomeFrame):
-                    return frame
-                if isinstance(frame, PingFrame):
-                    await ws.send(encode_frame(PongFrame()))
-                elif isinstance(frame, ErrorFrame):
-                    log.warning("server error before welcome: %s: %s", frame.code, frame.message)
-                else:
-                    log.debug("ignoring %s before welcome", type(frame).__name__)
-
-    async def _read_loop(self, conn: _Connection) -> None:
-        async for message in conn.ws:
-            conn.last_received = time.monotonic()
-            try:
-                frame = decode_frame(message)
-            except ProtocolError as exc:
-                log.warning("ignoring a malformed frame from the server: %s", exc)
-                continue
-            await self._dispatch(conn, frame)
-
-    async def _dispatch(self, conn: _Connection, frame: Frame | UnknownFrame) -> None:
-        if isinstance(frame, SendFrame):
-            await self._on_send(conn, frame)
-        elif isinstance(frame, AckFrame):
-            if self.outbox.acknowledge(frame.id) is None:
-                log.debug("ack for %s, which is not pending", frame.id)
-        elif isinstance(frame, PingFrame):
-            await conn.send(PongFrame())
-        elif isinstance(frame, ErrorFrame):
-            log.warning("the server reported an error: %s: %s", frame.code, frame.message)
-        elif isinstance(frame, UnknownFrame):
-            log.debug("ignoring a frame of unknown type %r", frame.type)
-        elif not isinstance(frame, PongFrame):
-            log.debug("ignoring an unexpected %s frame", frame.TYPE)
-
-    async def _write_loop(self, conn: _Connection) -> None:
-        """Send durable outbox frames in order; on a new connection, all of them again."""
-        flushed = self.outbox.flushed
-        while True:
-            flushed.clear()
-            batch = self.outbox.pending_after(conn.sent_upto)
-            if not batch:
-                await flushed.wait()
-                continue
-            for item in batch:
-                if self.outbox.pending(item.frame.id) is not None:  # not acked meanwhile
-                    await conn.send(item.frame)
-                conn.sent_upto = item.seq
-
-    async def _watchdog(self, conn: _Connection) -> None:
-        """Ping a quiet server; give up on a silent one (websockets' keepalive may not notice a
-        server whose event loop is stuck while its TCP stack still answers)."""
-        period = conn.heartbeat
-        while True:
-            await asyncio.sleep(period)
-            idle = time.monotonic() - conn.last_received
-            if idle > 3 * period + 10:
-                log.warning("no frame from the server for %.0f s; reconnecting", idle)
-                await conn.ws.close(CLOSE_HEARTBEAT_TIMEOUT, "no frame from the server")
-                return
-            if idle >= 1.5 * period:
-                await conn.send(PingFrame())
-
-    # ---------------------------------------------------------------------- messages out
-
-    async def _on_send(self, conn: _Connection, request: SendFrame) -> None:
-        guid = request.guid
-        if not self._accepting:
-            # Not accepted: the server will dispatch it again after this agent reconnects.
-            log.info("not taking %s: the agent is stopping", guid)
-            return
-        await conn.send(AcceptedFrame(guid=guid))
-        record = self.outbox.record(guid)
-        if record is None or record.may_transmit_again:
-            self.outbox.begin(guid)  # in memory now; on disk before the radio sees it
-            task = asyncio.create_task(self._transmit(request), name=f"transmit-{guid}")
-            self._inflight.add(task)
-            task.add_done_callback(self._transmit_done)
-            return
-        if record.state == "sending":
-            log.debug("%s is already being sent", guid)
-            return
-        log.info("%s was already %s: reporting it again, not sending it", guid, record.state)
-        if record.frame_id is None:
-            self.outbox.report_again(guid)  # the flusher writes it, the writer then sends it
-            return
-        item = self.outbox.pending(record.frame_id)
-        if item is not None and item.seq <= conn.sent_upto:
-            await conn.send(item.frame)  # otherwise the writer is about to send it anyway
-
-    def _transmit_done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._log_crash(task)
-
-    def _refusal(self, request: SendFrame) -> str | None:
-        """Why this device cannot even try ``request`` (None: it can)."""
-        capabilities = set(self._capabilities)
-        if request.channel == "sms" and "sms" not in capabilities:
-            return "this device cannot send SMS"
-        if request.channel == "whatsapp" and "whatsapp" not in capabilities:
-            return "this device cannot send WhatsApp messages"
-        if request.channel == "both" and not capabilities & {"sms", "whatsapp"}:
-            return "this device can send neither SMS nor WhatsApp messages"
-        if request.sim is not None and self._sims and request.sim not in self._sims:
-            available = ", ".join(str(sim) for sim in self._sims)
-            return f"SIM {request.sim} is not available on this device (it has {available})"
-        return None
-
-    async def _transmit(self, request: SendFrame) -> None:
-        refusal = self._refusal(request)
-        outcome: SendOutcome
-        if refusal is not None:
-            log.warning("cannot send %s: %s", request.guid, refusal)
-            outcome = SendOutcome.failure(refusal, operator=False)
-        else:
-            try:
-                await self.outbox.commit()  # the GUID is on disk as "sending" before the radio
-            except asyncio.CancelledError:
-                self.outbox.forget(request.guid)  # stopped before the radio saw it
-                raise
-            message = OutgoingSms(
-                guid=request.guid,
-                to=request.to,
-                text=request.text,
-                sim=request.sim,
-                channel=request.channel,
-                parts=request.parts,
-            )
-            try:
-                outcome = await self._driver.send(message)
-            except Exception as exc:
-                log.exception("the %s driver failed to send %s", self._driver.name, request.guid)
-                outcome = SendOutcome.failure(
-                    f"{self._driver.name} driver error: {exc}", operator=False
-                )
-        self.outbox.finish(
-            request.guid,
-            ok=outcome.ok,
-            sim=outcome.sim if outcome.sim is not None else request.sim,
-            at=outcome.at_ms,
-            error=outcome.error,
-            operator=outcome.operator,
-        )
-        await self.outbox.commit()
-        if outcome.ok:
-            log.info("%s sent", request.guid)
-        else:
-            log.info("%s failed: %s", request.guid, outcome.error)
-
-    # ----------------------------------------------------------------------- events in
-
-    async def _pump_driver_events(self) -> None:
-        while True:
-            events = self._driver.events()
-            try:
-                async for event in events:
-                    await self._on_driver_event(event)
-                log.info("the %s driver has no more events", self._driver.name)
-                return
-            except Exception:
-                log.exception(
-                    "the %s driver's event stream failed; restarting it", self._driver.name
-                )
-                await asyncio.sleep(_DRIVER_RESTART_SECONDS)
-            finally:
-                aclose = getattr(events, "aclose", None)
-                if aclose is not None:
-                    with contextlib.suppress(Exception):
-                        await aclose()
-
-    async def _on_driver_event(self, event: DriverEvent) -> None:
-        if isinstance(event, StatusUpdate):
-            self._status = StatusUpdate(
-                battery=_clamp(event.battery, 100), signal=_clamp(event.signal, 4)
-            )
-            conn = self._conn
-            if conn is not None:
-                with contextlib.suppress(ConnectionClosed):
-                    await conn.send(
-                        StatusFrame(battery=self._status.battery, signal=self._status.signal)
-                    )
-            return
-        frame: AckedFrame
-        if isinstance(event, InboundSms):
-            frame = ReceivedFrame(
-                id=new_frame_id(),
-                number=event.number,
-                text=event.text,
-                at=event.at_ms,
-                sim=event.sim,
-            )
-        else:
-            frame = MobileSentFrame(
-                id=new_frame_id(),
-                number=event.number,
-                text=event.text,
-                at=event.at_ms,
-                formatted=format_phone_time(event.at_ms),
-            )
-        self.outbox.append(frame)
-        # Durable before the driver is asked for the next event (see Driver.events).
-        await self.outbox.commit()
+        await conn.serve()

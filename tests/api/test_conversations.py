@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,24 +11,16 @@ import pytest
 
 from simgate.services import devices, inbox, messages
 from simgate.services.devices import Device
-from simgate.services.inbox import Inbound
 from simgate.services.messages import Channel, SendRequest
 from tests.contract import validate
+from tests.support.api import T0, device_of, receive, refused
 from tests.support.server import Account, LiveServer, PairedDevice
 
 MINUTE = 60 * 1000
 DAY = 24 * 60 * MINUTE
-# 2026-03-13 08:45:12 UTC.
-T0 = 1_773_391_512_000
 ANN = "+32470000001"
 BOB = "+32470000002"
 CAT = "+32470000003"
-
-
-def receive(server: LiveServer, device: Device, number: str, text: str, at_ms: int) -> str:
-    sms = Inbound(frame_id=uuid.uuid4().hex, number=number, text=text, received_ms=at_ms, sim=1)
-    row, _ = server.call(inbox.record_received(server.ctx, device, sms))
-    return str(row["guid"])
 
 
 def send(
@@ -81,34 +72,7 @@ def assert_refused(
         del query[parameter]
     else:
         query[parameter] = value
-    response = http.get("/conversation/sms/list/", params=query)
-    assert response.status_code == 400, response.text
-    body = response.json()
-    validate(body, "official.ErrorResponse")
-    validate(body, "simgate.Error")
-    assert body["error"] == code
-    assert body["parameter"] == parameter
-
-
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
-@pytest.fixture
-def phone(server: LiveServer, account: Account) -> PairedDevice:
-    return server.add_device(account)
-
-
-@pytest.fixture
-def device(server: LiveServer, phone: PairedDevice) -> Device:
-    return server.call(devices.authenticate(server.ctx, phone.token))
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
+    refused(http.get("/conversation/sms/list/", params=query), 400, code, parameter)
 
 
 class TestShape:
@@ -181,7 +145,7 @@ class TestShape:
         server = server_factory(timezone="Europe/Brussels")
         account = server.create_account()
         paired = server.add_device(account)
-        device = server.call(devices.authenticate(server.ctx, paired.token))
+        device = device_of(server, paired)
         receive(server, device, ANN, "hi", T0)
         with server.client() as http:
             [message] = conversations(http, account)["conversations"][0]["messages"]
@@ -468,9 +432,7 @@ class TestAccounts:
         server.call(inbox.set_alias(server.ctx, account.id, guid, "Secret name"))
         send(server, account, ANN, "private answer", T0 + MINUTE)
         intruder = server.create_account()
-        intruder_device = server.call(
-            devices.authenticate(server.ctx, server.add_device(intruder).token)
-        )
+        intruder_device = device_of(server, server.add_device(intruder))
         # The intruder has its own exchange with the same number: still no leak.
         receive(server, intruder_device, ANN, "intruder's own", T0 + 2 * MINUTE)
         for origin in ("received", "sent"):
@@ -495,7 +457,7 @@ class TestEngines:
         server = server_factory(database_url=database_url)
         account = server.create_account()
         paired = server.add_device(account)
-        device = server.call(devices.authenticate(server.ctx, paired.token))
+        device = device_of(server, paired)
         first = receive(server, device, ANN, "in 0", T0)
         server.call(inbox.set_alias(server.ctx, account.id, first, "Ann"))
         for index in range(1, 3):

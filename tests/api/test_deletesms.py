@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -10,12 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from simgate.services import devices, inbox
-from tests.contract import validate
+from tests.support import api
+from tests.support.api import NUMBER, device_of, mutation, refused
 from tests.support.server import Account, LiveServer
-
-NUMBER = "+32470123456"
-_frames = itertools.count()
 
 
 def utc_ms(text: str) -> int:
@@ -34,17 +30,6 @@ def server(server_factory: Callable[..., LiveServer]) -> LiveServer:
     return server_factory(timezone="Europe/Brussels")
 
 
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
-
-
 def send(http: httpx.Client, account: Account, **params: str) -> str:
     params = {"recipients": NUMBER, "message": "hello", **params}
     response = http.post("/sendsms/", data={"apikey": account.api_key, **params})
@@ -54,17 +39,8 @@ def send(http: httpx.Client, account: Account, **params: str) -> str:
 
 def receive(server: LiveServer, account: Account, text: str = "hi there") -> str:
     """An SMS arrives on a phone of ``account`` and is logged; its GUID."""
-    phone = server.add_device(account)
-    device = server.call(devices.authenticate(server.ctx, phone.token))
-    sms = inbox.Inbound(
-        frame_id=f"f{next(_frames)}",
-        number=NUMBER,
-        text=text,
-        received_ms=server.ctx.clock(),
-        sim=1,
-    )
-    stored, _new = server.call(inbox.record_received(server.ctx, device, sms))
-    return str(stored["guid"])
+    device = device_of(server, server.add_device(account))
+    return api.receive(server, device, NUMBER, text, server.ctx.clock())
 
 
 def at(server: LiveServer, ms: int) -> None:
@@ -82,20 +58,7 @@ def received_guids(http: httpx.Client, account: Account) -> set[str]:
 
 
 def delete(http: httpx.Client, account: Account, **params: str) -> dict[str, Any]:
-    response = http.get("/deletesms/", params={"apikey": account.api_key, **params})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    validate(body, "simgate.Mutation")
-    return body  # type: ignore[no-any-return]
-
-
-def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    validate(body, "official.ErrorResponse")
-    validate(body, "simgate.Error")
-    assert body["error"] == code
-    return body  # type: ignore[no-any-return]
+    return mutation(http.get("/deletesms/", params={"apikey": account.api_key, **params}))
 
 
 @pytest.fixture

@@ -5,27 +5,25 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from simgate.protocol import format_phone_time
-from simgate.services import devices, mobile_sent
+from simgate.services import mobile_sent
 from simgate.services.devices import Device
 from simgate.services.mobile_sent import MobileSent
 from tests.conftest import eventually
 from tests.contract import validate
+from tests.support.api import T0, device_of, refused
 from tests.support.devices import RunningAgent
 from tests.support.server import Account, LiveServer, PairedDevice
 
 HOUR = 3600 * 1000
 DAY = 24 * HOUR
-# 2026-03-13 08:45:12 UTC.
-T0 = 1_773_391_512_000
 
 
 def now_ms() -> int:
@@ -35,10 +33,6 @@ def now_ms() -> int:
 def utc_midnight_today() -> int:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return int(today.timestamp() * 1000)
-
-
-def device_of(server: LiveServer, paired: PairedDevice) -> Device:
-    return server.call(devices.authenticate(server.ctx, paired.token))
 
 
 def typed(
@@ -85,50 +79,10 @@ def assert_refused(
     response = http.get(
         "/log/sent/frommobile/", params={"apikey": account.api_key, parameter: value}
     )
-    assert response.status_code == status, response.text
-    body = response.json()
-    validate(body, "official.ErrorResponse")
-    validate(body, "simgate.Error")
     if status == 400:
-        assert body["error"] == "invalid_parameter"
-        assert body["parameter"] == parameter
+        refused(response, status, "invalid_parameter", parameter)
     else:
-        assert body["error"] == "not_found"
-
-
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
-@pytest.fixture
-def phone(server: LiveServer, account: Account) -> PairedDevice:
-    return server.add_device(account)
-
-
-@pytest.fixture
-def device(server: LiveServer, phone: PairedDevice) -> Device:
-    return device_of(server, phone)
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
-
-
-@pytest.fixture
-def agents(tmp_path: Path) -> Iterator[Callable[..., RunningAgent]]:
-    started: list[RunningAgent] = []
-
-    def start(server: LiveServer, token: str) -> RunningAgent:
-        agent = RunningAgent(server.url, token, tmp_path / f"agent{len(started)}").start()
-        started.append(agent)
-        return agent
-
-    yield start
-    for agent in started:
-        agent.stop()
+        refused(response, status, "not_found")
 
 
 class TestListing:

@@ -20,6 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import eventually
 from tests.contract import validate
+from tests.support.api import mutation, refused, send_sms
 from tests.support.server import Account, LiveServer, PairedDevice
 
 LIST = "/gateway/mobile/list/"
@@ -127,36 +128,9 @@ def item(http: httpx.Client, account: Account, sid: str) -> dict[str, Any]:
     return found  # type: ignore[no-any-return]
 
 
-def mutation(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    validate(body, "simgate.Mutation")
-    return body
-
-
-def error(response: httpx.Response, status: int, code: str, parameter: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    validate(body, "simgate.Error")
-    validate(body, "official.ErrorResponse")
-    assert body["error"] == code
-    if parameter is not None:
-        assert body["parameter"] == parameter
-
-
 def send_to(http: httpx.Client, account: Account, sid: str, **extra: str) -> str:
-    response = http.get(
-        "/sendsms/",
-        params={
-            "apikey": account.api_key,
-            "recipients": "+32470123456",
-            "message": "hello",
-            "sIdentifiant": sid,
-            **extra,
-        },
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["result"]["id"]  # type: ignore[no-any-return]
+    """Send one SMS that only the device ``sid`` may send; its GUID."""
+    return send_sms(http, account, sIdentifiant=sid, **extra)
 
 
 def sent_log_row(http: httpx.Client, account: Account, guid: str) -> dict[str, Any]:
@@ -268,7 +242,7 @@ class TestList:
         account = server.create_account()
         with server.client() as http:
             response = http.get(LIST, params={"apikey": account.api_key, "sid": "a" * 41})
-        error(response, 400, "invalid_parameter", "sid")
+        refused(response, 400, "invalid_parameter", "sid")
 
     @pytest.mark.parametrize(
         ("search", "expected"),
@@ -326,7 +300,7 @@ class TestList:
         account = server.create_account()
         with server.client() as http:
             response = http.get(LIST, params={"apikey": account.api_key, "search": "x" * 201})
-        error(response, 400, "invalid_parameter", "search")
+        refused(response, 400, "invalid_parameter", "search")
 
     def test_another_account_never_sees_these_devices(self, server: LiveServer) -> None:
         owner = server.create_account()
@@ -342,8 +316,8 @@ class TestList:
 
     def test_needs_an_api_key(self, server: LiveServer) -> None:
         with server.client() as http:
-            error(http.get(LIST), 400, "missing_apikey")
-            error(http.get(LIST, params={"apikey": "not-a-key"}), 403, "invalid_apikey")
+            refused(http.get(LIST), 400, "missing_apikey")
+            refused(http.get(LIST, params={"apikey": "not-a-key"}), 403, "invalid_apikey")
 
     @pytest.mark.parametrize("path", [LIST, LIST.rstrip("/")])
     @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -519,7 +493,7 @@ class TestUpdate:
                     "phone_number": "+32470123456",
                 },
             )
-            error(response, 400, "missing_parameter", "label")
+            refused(response, 400, "missing_parameter", "label")
             shown = item(http, account, device.sid)
         assert (shown["label"], shown["phone_number"]) == ("kept", None)
 
@@ -530,7 +504,7 @@ class TestUpdate:
             response = http.post(
                 UPDATE, json={"apikey": account.api_key, "sid": device.sid, "label": None}
             )
-            error(response, 400, "missing_parameter", "label")
+            refused(response, 400, "missing_parameter", "label")
             assert item(http, account, device.sid)["label"] == "kept"
 
     @pytest.mark.parametrize(
@@ -551,7 +525,7 @@ class TestUpdate:
                     "phone_number": number,
                 },
             )
-            error(response, 400, "invalid_parameter", "phone_number")
+            refused(response, 400, "invalid_parameter", "phone_number")
             shown = item(http, account, device.sid)
         assert (shown["label"], shown["phone_number"]) == ("kept", None)
 
@@ -560,7 +534,7 @@ class TestUpdate:
         device = server.add_device(account, label="kept")
         with server.client() as http:
             params = {"apikey": account.api_key, "sid": device.sid}
-            error(
+            refused(
                 http.get(UPDATE, params={**params, "label": "x" * 101}),
                 400,
                 "invalid_parameter",
@@ -577,11 +551,11 @@ class TestUpdate:
         with server.client() as http:
             for params in ({"label": "x"}, {"label": "x", "sid": ""}):
                 response = http.get(UPDATE, params={"apikey": account.api_key, **params})
-                error(response, 400, "missing_parameter", "sid")
+                refused(response, 400, "missing_parameter", "sid")
             response = http.get(
                 UPDATE, params={"apikey": account.api_key, "sid": "a" * 41, "label": "x"}
             )
-            error(response, 400, "invalid_parameter", "sid")
+            refused(response, 400, "invalid_parameter", "sid")
 
     def test_an_unknown_sid_and_another_accounts_sid_are_both_not_found(
         self, server: LiveServer
@@ -596,8 +570,8 @@ class TestUpdate:
             unknown = http.get(
                 UPDATE, params={"apikey": other.api_key, "sid": "0123456789abcdef", "label": "x"}
             )
-            error(foreign, 404, "not_found")
-            error(unknown, 404, "not_found")
+            refused(foreign, 404, "not_found")
+            refused(unknown, 404, "not_found")
             assert foreign.json()["message"].replace(device.sid, "S") == unknown.json()[
                 "message"
             ].replace("0123456789abcdef", "S")
@@ -605,7 +579,7 @@ class TestUpdate:
 
     def test_needs_an_api_key(self, server: LiveServer) -> None:
         with server.client() as http:
-            error(http.get(UPDATE, params={"sid": "x", "label": "y"}), 400, "missing_apikey")
+            refused(http.get(UPDATE, params={"sid": "x", "label": "y"}), 400, "missing_apikey")
 
     @pytest.mark.parametrize("path", [UPDATE, UPDATE.rstrip("/")])
     def test_accepts_a_form_body_and_a_json_body(self, server: LiveServer, path: str) -> None:
@@ -689,7 +663,7 @@ class TestDelete:
             params = {"apikey": account.api_key, "sid": device.sid}
             first = mutation(http.get(DELETE, params=params))
             assert first["deleted"] == {"received": 0, "mobile_sent": 0, "failed_queued": 0}
-            error(http.get(DELETE, params=params), 404, "not_found")
+            refused(http.get(DELETE, params=params), 404, "not_found")
 
     def test_another_account_cannot_delete_the_device_nor_disturb_its_connection(
         self, server: LiveServer, phones: Callable[[LiveServer, PairedDevice], Phone]
@@ -700,7 +674,7 @@ class TestDelete:
         phone = phones(server, device)
         phone.hello()
         with server.client() as http:
-            error(
+            refused(
                 http.get(DELETE, params={"apikey": other.api_key, "sid": device.sid}),
                 404,
                 "not_found",
@@ -713,19 +687,19 @@ class TestDelete:
         account = server.create_account()
         server.add_device(account)
         with server.client() as http:
-            error(
+            refused(
                 http.get(DELETE, params={"apikey": account.api_key}),
                 400,
                 "missing_parameter",
                 "sid",
             )
-            error(
+            refused(
                 http.get(DELETE, params={"apikey": account.api_key, "sid": ""}),
                 400,
                 "missing_parameter",
                 "sid",
             )
-            error(
+            refused(
                 http.get(DELETE, params={"apikey": account.api_key, "sid": "a" * 41}),
                 400,
                 "invalid_parameter",
@@ -740,12 +714,12 @@ class TestDelete:
             response = http.get(
                 DELETE, params={"apikey": account.api_key, "sid": "0123456789abcdef"}
             )
-            error(response, 404, "not_found")
+            refused(response, 404, "not_found")
             assert len(listing(http, account)["items"]) == 1
 
     def test_needs_an_api_key(self, server: LiveServer) -> None:
         with server.client() as http:
-            error(http.post(DELETE, data={"sid": "x"}), 400, "missing_apikey")
+            refused(http.post(DELETE, data={"sid": "x"}), 400, "missing_apikey")
 
     @pytest.mark.parametrize("path", [DELETE, DELETE.rstrip("/")])
     @pytest.mark.parametrize("method", ["GET", "POST"])

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from simgate.services import devices, inbox
+from simgate.services import inbox
 from simgate.services.devices import Device
 from simgate.services.inbox import Inbound
 from tests.conftest import eventually
 from tests.contract import validate
+from tests.support.api import T0, device_of, receive, refused
 from tests.support.devices import RunningAgent
 from tests.support.server import Account, LiveServer, PairedDevice
-
-# 2026-03-13 08:45:12 UTC, a Friday.
-T0 = 1_773_391_512_000
-
-
-def device_of(server: LiveServer, paired: PairedDevice) -> Device:
-    return server.call(devices.authenticate(server.ctx, paired.token))
-
-
-def receive(server: LiveServer, device: Device, number: str, text: str, at_ms: int = T0) -> str:
-    """Store an SMS as the device's ``received`` frame would; its GUID."""
-    sms = Inbound(frame_id=uuid.uuid4().hex, number=number, text=text, received_ms=at_ms, sim=1)
-    row, _ = server.call(inbox.record_received(server.ctx, device, sms))
-    return str(row["guid"])
 
 
 def getsms(http: httpx.Client, account: Account, **params: str) -> list[dict[str, Any]]:
@@ -44,48 +29,9 @@ def getsms(http: httpx.Client, account: Account, **params: str) -> list[dict[str
     return body["result"]["sms"]  # type: ignore[no-any-return]
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    validate(body, "official.ErrorResponse")
-    validate(body, "simgate.Error")
-    assert body["error"] == code
-    return body
-
-
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
 @pytest.fixture
 def phone(server: LiveServer, account: Account) -> PairedDevice:
     return server.add_device(account, "office phone")
-
-
-@pytest.fixture
-def device(server: LiveServer, phone: PairedDevice) -> Device:
-    return device_of(server, phone)
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
-
-
-@pytest.fixture
-def agents(tmp_path: Path) -> Iterator[Callable[..., RunningAgent]]:
-    started: list[RunningAgent] = []
-
-    def start(server: LiveServer, token: str) -> RunningAgent:
-        agent = RunningAgent(server.url, token, tmp_path / f"agent{len(started)}").start()
-        started.append(agent)
-        return agent
-
-    yield start
-    for agent in started:
-        agent.stop()
 
 
 class TestListing:
@@ -203,7 +149,7 @@ class TestSIdentifiantPhone:
         response = http.get(
             "/getsms/", params={"apikey": account.api_key, "sIdentifiantPhone": "nope"}
         )
-        assert_error(response, 404, "not_found")
+        refused(response, 404, "not_found")
 
     def test_another_accounts_phone_is_not_found(
         self, server: LiveServer, http: httpx.Client, device: Device, phone: PairedDevice
@@ -213,7 +159,7 @@ class TestSIdentifiantPhone:
         response = http.get(
             "/getsms/", params={"apikey": intruder.api_key, "sIdentifiantPhone": phone.sid}
         )
-        body = assert_error(response, 404, "not_found")
+        body = refused(response, 404, "not_found")
         assert "private" not in response.text
         unknown = http.get(
             "/getsms/", params={"apikey": intruder.api_key, "sIdentifiantPhone": "x" * 12}
@@ -246,7 +192,7 @@ class TestAfterTimestamp:
         response = http.get(
             "/getsms/", params={"apikey": account.api_key, "after_timestamp_unix": value}
         )
-        body = assert_error(response, 400, "invalid_parameter")
+        body = refused(response, 400, "invalid_parameter")
         assert body["parameter"] == "after_timestamp_unix"
 
 
@@ -276,7 +222,7 @@ class TestOnlyUnread:
         self, http: httpx.Client, account: Account, value: str
     ) -> None:
         response = http.get("/getsms/", params={"apikey": account.api_key, "onlyunread": value})
-        body = assert_error(response, 400, "invalid_parameter")
+        body = refused(response, 400, "invalid_parameter")
         assert body["parameter"] == "onlyunread"
 
 
@@ -292,10 +238,10 @@ class TestAccounts:
         assert getsms(http, intruder, after_timestamp_unix="0") == []
 
     def test_a_request_without_a_key_is_refused(self, http: httpx.Client) -> None:
-        assert_error(http.get("/getsms/"), 400, "missing_apikey")
+        refused(http.get("/getsms/"), 400, "missing_apikey")
 
     def test_a_wrong_key_is_refused(self, http: httpx.Client) -> None:
-        assert_error(http.get("/getsms/", params={"apikey": "nope"}), 403, "invalid_apikey")
+        refused(http.get("/getsms/", params={"apikey": "nope"}), 403, "invalid_apikey")
 
 
 class TestEngines:

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from simgate.services import devices, inbox
+from simgate.services import inbox
 from simgate.services.devices import Device
-from simgate.services.inbox import Inbound
 from tests.contract import validate
+from tests.support import api
+from tests.support.api import T0, device_of, mutation, refused
 from tests.support.server import Account, LiveServer
 
-T0 = 1_773_391_512_000
 UNKNOWN_GUID = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
-@pytest.fixture
-def device(server: LiveServer, account: Account) -> Device:
-    paired = server.add_device(account)
-    return server.call(devices.authenticate(server.ctx, paired.token))
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 @pytest.fixture
@@ -50,11 +32,7 @@ def named(server: LiveServer, account: Account, guid: str) -> str:
 
 
 def receive(server: LiveServer, device: Device, text: str = "hello", at_ms: int = T0) -> str:
-    sms = Inbound(
-        frame_id=uuid.uuid4().hex, number="+32470000001", text=text, received_ms=at_ms, sim=1
-    )
-    row, _ = server.call(inbox.record_received(server.ctx, device, sms))
-    return str(row["guid"])
+    return api.receive(server, device, "+32470000001", text, at_ms)
 
 
 def inbox_of(http: httpx.Client, account: Account) -> dict[str, dict[str, Any]]:
@@ -62,23 +40,6 @@ def inbox_of(http: httpx.Client, account: Account) -> dict[str, dict[str, Any]]:
     body = http.get("/getsms/", params={"apikey": account.api_key}).json()
     validate(body, "simgate.ReceivedSms")
     return {sms["guid"]: sms for sms in body["result"]["sms"]}
-
-
-def assert_success(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    validate(body, "simgate.Mutation")
-    return body
-
-
-def assert_error(response: httpx.Response, status: int, code: str, parameter: str | None) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    validate(body, "official.ErrorResponse")
-    validate(body, "simgate.Error")
-    assert body["error"] == code
-    if parameter is not None:
-        assert body["parameter"] == parameter
 
 
 class TestSetRead:
@@ -90,7 +51,7 @@ class TestSetRead:
         response = http.get(
             "/getsms/set-read/", params={"apikey": account.api_key, "guid_message": guid}
         )
-        assert assert_success(response) == {"success": True, "guid": guid, "read": 1}
+        assert mutation(response) == {"success": True, "guid": guid, "read": 1}
         rows = inbox_of(http, account)
         assert rows[guid]["read"] == 1
         assert rows[other]["read"] == 0
@@ -103,7 +64,7 @@ class TestSetRead:
             response = http.get(
                 "/getsms/set-read/", params={"apikey": account.api_key, "guid_message": guid}
             )
-            assert assert_success(response)["read"] == 1
+            assert mutation(response)["read"] == 1
 
     def test_an_upper_case_guid_is_understood(
         self, server: LiveServer, http: httpx.Client, account: Account, device: Device
@@ -112,7 +73,7 @@ class TestSetRead:
         response = http.get(
             "/getsms/set-read/", params={"apikey": account.api_key, "guid_message": guid.upper()}
         )
-        assert assert_success(response)["guid"] == guid
+        assert mutation(response)["guid"] == guid
 
     @pytest.mark.parametrize("path", ["/getsms/set-read", "/getsms/set-read/"])
     def test_a_post_form_works_on_either_path(
@@ -120,7 +81,7 @@ class TestSetRead:
     ) -> None:
         guid = receive(server, device)
         response = http.post(path, data={"apikey": account.api_key, "guid_message": guid})
-        assert assert_success(response)["read"] == 1
+        assert mutation(response)["read"] == 1
 
     def test_the_alias_is_left_alone(
         self, server: LiveServer, http: httpx.Client, account: Account, device: Device
@@ -145,14 +106,14 @@ class TestSetRead:
         self, http: httpx.Client, account: Account, guid: str, params: dict[str, str], code: str
     ) -> None:
         response = http.get("/getsms/set-read/", params={"apikey": account.api_key, **params})
-        assert_error(response, 400, code, "guid_message")
+        refused(response, 400, code, "guid_message")
         assert inbox_of(http, account)[guid]["read"] == 0
 
     def test_an_unknown_guid_is_not_found(self, http: httpx.Client, account: Account) -> None:
         response = http.get(
             "/getsms/set-read/", params={"apikey": account.api_key, "guid_message": UNKNOWN_GUID}
         )
-        assert_error(response, 404, "not_found", None)
+        refused(response, 404, "not_found")
 
     def test_the_guid_of_a_sent_message_is_not_a_received_sms(
         self, http: httpx.Client, account: Account
@@ -164,7 +125,7 @@ class TestSetRead:
         response = http.get(
             "/getsms/set-read/", params={"apikey": account.api_key, "guid_message": sent}
         )
-        assert_error(response, 404, "not_found", None)
+        refused(response, 404, "not_found")
 
     def test_another_account_gets_not_found_and_changes_nothing(
         self, server: LiveServer, http: httpx.Client, account: Account, device: Device
@@ -174,7 +135,7 @@ class TestSetRead:
         response = http.get(
             "/getsms/set-read/", params={"apikey": intruder.api_key, "guid_message": guid}
         )
-        assert_error(response, 404, "not_found", None)
+        refused(response, 404, "not_found")
         unknown = http.get(
             "/getsms/set-read/",
             params={"apikey": intruder.api_key, "guid_message": UNKNOWN_GUID},
@@ -193,7 +154,7 @@ class TestUpdateAlias:
             "/getsms/update/",
             params={"apikey": account.api_key, "guid": guid, "alias": "John Doe"},
         )
-        assert assert_success(response) == {"success": True, "guid": guid, "alias": "John Doe"}
+        assert mutation(response) == {"success": True, "guid": guid, "alias": "John Doe"}
         rows = inbox_of(http, account)
         assert rows[guid]["alias"] == "John Doe"
         assert rows[other]["alias"] is None
@@ -205,7 +166,7 @@ class TestUpdateAlias:
         response = http.post(
             "/getsms/update", data={"apikey": account.api_key, "guid": guid, "alias": "  Ann  "}
         )
-        assert assert_success(response)["alias"] == "Ann"
+        assert mutation(response)["alias"] == "Ann"
 
     @pytest.mark.parametrize("empty", ["", "   "])
     def test_an_empty_alias_clears_it(
@@ -216,7 +177,7 @@ class TestUpdateAlias:
         response = http.get(
             "/getsms/update/", params={"apikey": account.api_key, "guid": guid, "alias": empty}
         )
-        assert assert_success(response) == {"success": True, "guid": guid, "alias": None}
+        assert mutation(response) == {"success": True, "guid": guid, "alias": None}
         assert inbox_of(http, account)[guid]["alias"] is None
 
     def test_an_empty_alias_in_a_form_body_clears_it(
@@ -227,7 +188,7 @@ class TestUpdateAlias:
         response = http.post(
             "/getsms/update/", data={"apikey": account.api_key, "guid": guid, "alias": ""}
         )
-        assert assert_success(response)["alias"] is None
+        assert mutation(response)["alias"] is None
 
     def test_an_empty_alias_in_a_json_body_clears_it(
         self, server: LiveServer, http: httpx.Client, account: Account, device: Device
@@ -237,7 +198,7 @@ class TestUpdateAlias:
         response = http.post(
             "/getsms/update/", json={"apikey": account.api_key, "guid": guid, "alias": ""}
         )
-        assert assert_success(response)["alias"] is None
+        assert mutation(response)["alias"] is None
 
     def test_the_read_status_is_left_alone(
         self, server: LiveServer, http: httpx.Client, account: Account, device: Device
@@ -269,7 +230,7 @@ class TestUpdateAlias:
         code, parameter = failure
         sent = {name: value.replace("$GUID", guid) for name, value in params.items()}
         response = http.get("/getsms/update/", params={"apikey": account.api_key, **sent})
-        assert_error(response, 400, code, parameter)
+        refused(response, 400, code, parameter)
         assert inbox_of(http, account)[guid]["alias"] == "Before"
 
     def test_an_alias_of_200_characters_is_accepted(
@@ -279,14 +240,14 @@ class TestUpdateAlias:
         response = http.get(
             "/getsms/update/", params={"apikey": account.api_key, "guid": guid, "alias": "é" * 200}
         )
-        assert assert_success(response)["alias"] == "é" * 200
+        assert mutation(response)["alias"] == "é" * 200
 
     def test_an_unknown_guid_is_not_found(self, http: httpx.Client, account: Account) -> None:
         response = http.get(
             "/getsms/update/",
             params={"apikey": account.api_key, "guid": UNKNOWN_GUID, "alias": "John"},
         )
-        assert_error(response, 404, "not_found", None)
+        refused(response, 404, "not_found")
 
     def test_another_account_gets_not_found_and_changes_nothing(
         self, server: LiveServer, http: httpx.Client, account: Account, device: Device
@@ -299,7 +260,7 @@ class TestUpdateAlias:
                 "/getsms/update/",
                 params={"apikey": intruder.api_key, "guid": guid, "alias": alias},
             )
-            assert_error(response, 404, "not_found", None)
+            refused(response, 404, "not_found")
         assert inbox_of(http, account)[guid]["alias"] == "Mine"
 
 
@@ -310,19 +271,19 @@ class TestEngines:
         server = server_factory(database_url=database_url)
         account = server.create_account()
         paired = server.add_device(account)
-        device = server.call(devices.authenticate(server.ctx, paired.token))
+        device = device_of(server, paired)
         guid = receive(server, device)
         intruder = server.create_account()
         with server.client() as http:
             key = account.api_key
             read = http.get("/getsms/set-read/", params={"apikey": key, "guid_message": guid})
-            assert assert_success(read)["read"] == 1
+            assert mutation(read)["read"] == 1
             named = http.get("/getsms/update/", params={"apikey": key, "guid": guid, "alias": "A"})
-            assert assert_success(named)["alias"] == "A"
+            assert mutation(named)["alias"] == "A"
             stolen = http.get(
                 "/getsms/update/", params={"apikey": intruder.api_key, "guid": guid, "alias": ""}
             )
-            assert_error(stolen, 404, "not_found", None)
+            refused(stolen, 404, "not_found")
             assert (
                 inbox_of(http, account)[guid] | {"read": 1, "alias": "A"}
                 == inbox_of(http, account)[guid]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,11 +17,10 @@ from simgate.domain.errors import InvalidParameter
 from simgate.domain.states import MAX_AUTO_RETRIES, retry_delay
 from simgate.services import sealing
 from tests.conftest import eventually
-from tests.contract import validate
+from tests.support.api import NUMBER, accepted, send_refused, sent_log, sent_row
 from tests.support.devices import RunningAgent
 from tests.support.server import Account, LiveServer
 
-NUMBER = "+32470123456"
 OTHER = "+32470123457"
 THIRD = "+15551234567"
 # What the sealed SMS says; checked literally so a change of wording is a conscious one.
@@ -32,64 +30,8 @@ SEALED_SMS = re.compile(
 )
 
 
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
-
-
-@pytest.fixture
-def agents(tmp_path: Path) -> Iterator[Callable[..., RunningAgent]]:
-    """Start real agents (simulator driver) for a server's devices; stopped after the test."""
-    started: list[RunningAgent] = []
-
-    def start(server: LiveServer, token: str, **options: Any) -> RunningAgent:
-        agent = RunningAgent(server.url, token, tmp_path / f"agent{len(started)}", **options)
-        started.append(agent.start())
-        return agent
-
-    yield start
-    for agent in started:
-        agent.stop()
-
-
 def send(http: httpx.Client, account: Account, **params: str) -> httpx.Response:
     return http.get("/sendsms/", params={"apikey": account.api_key, **params})
-
-
-def accepted(response: httpx.Response) -> dict[str, Any]:
-    """The ``result`` of a successful send, checked against both contracts."""
-    assert response.status_code == 200, response.text
-    body = response.json()
-    validate(body, "official.SendMessageResponse")
-    validate(body, "simgate.SendSuccess")
-    return body["result"]  # type: ignore[no-any-return]
-
-
-def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    validate(body, "official.ErrorResponse")
-    validate(body, "simgate.SendError")
-    assert body["error"] == code
-    assert body["result"] == {"error": code, "sent": "0"}
-    return body  # type: ignore[no-any-return]
-
-
-def log(http: httpx.Client, account: Account, **filters: str) -> list[dict[str, Any]]:
-    body = http.get("/log/sent/sms/", params={"apikey": account.api_key, **filters}).json()
-    validate(body, "simgate.SentLog")
-    return body["result"]["sms"]  # type: ignore[no-any-return]
-
-
-def row(http: httpx.Client, account: Account, guid: str) -> dict[str, Any]:
-    [found] = log(http, account, guid_message=guid)
-    return found
 
 
 class TestAcceptedMessages:
@@ -101,7 +43,7 @@ class TestAcceptedMessages:
         assert result["ids"] == [result["id"]]
         assert result["encrypted"] == {"status": "0"}
         assert result["send_with_whatsapp"] == "0"
-        logged = row(http, account, result["id"])
+        logged = sent_row(http, account, result["id"])
         assert logged["recipients"] == NUMBER
         assert logged["message"] == "Hello"
         assert logged["status"] == "queued"
@@ -116,7 +58,7 @@ class TestAcceptedMessages:
         assert len(set(result["ids"])) == 3
         assert result["id"] == result["ids"][0]
         assert result["recipients"] == [NUMBER, OTHER, THIRD]
-        by_guid = {item["guid"]: item["recipients"] for item in log(http, account)}
+        by_guid = {item["guid"]: item["recipients"] for item in sent_log(http, account)}
         assert by_guid == dict(zip(result["ids"], [NUMBER, OTHER, THIRD], strict=True))
 
     def test_a_post_form_without_the_slash_works_like_get(
@@ -126,7 +68,7 @@ class TestAcceptedMessages:
             "/sendsms",
             data={"apikey": account.api_key, "recipients": NUMBER, "message": "by form"},
         )
-        assert row(http, account, accepted(response)["id"])["message"] == "by form"
+        assert sent_row(http, account, accepted(response)["id"])["message"] == "by form"
 
     @pytest.mark.parametrize(
         ("message", "parts", "encoding"),
@@ -146,7 +88,7 @@ class TestAcceptedMessages:
     ) -> None:
         result = accepted(send(http, account, recipients=NUMBER, message=message))
         assert (result["parts"], result["encoding"]) == (parts, encoding)
-        logged = row(http, account, result["id"])
+        logged = sent_row(http, account, result["id"])
         assert (logged["parts"], logged["encoding"]) == (parts, encoding)
         assert logged["message"] == message
 
@@ -156,7 +98,7 @@ class TestAcceptedMessages:
     ) -> None:
         result = accepted(send(http, account, recipients=NUMBER, message="x", port=port))
         assert result["port"] == expected
-        assert row(http, account, result["id"])["port"] == expected
+        assert sent_row(http, account, result["id"])["port"] == expected
 
     def test_a_future_schedule_timestamp_is_kept_and_shown(
         self, http: httpx.Client, account: Account
@@ -167,7 +109,7 @@ class TestAcceptedMessages:
         )
         assert result["schedule_timestamp"] == at
         assert "scheduled" in result["note"]
-        logged = row(http, account, result["id"])
+        logged = sent_row(http, account, result["id"])
         assert logged["schedule_timestamp"] == at
         assert logged["status"] == "scheduled"
 
@@ -189,14 +131,14 @@ class TestAcceptedMessages:
         result = accepted(send(http, account, recipients=NUMBER, message="x", **{name: ""}))
         assert result["encrypted"] == {"status": "0"}
         assert result["send_with_whatsapp"] == "0"
-        assert row(http, account, result["id"])["message"] == "x"
+        assert sent_row(http, account, result["id"])["message"] == "x"
 
     def test_shorturl_zero_keeps_urls_as_written(
         self, http: httpx.Client, account: Account
     ) -> None:
         text = "See https://example.com/a"
         result = accepted(send(http, account, recipients=NUMBER, message=text, shorturl="0"))
-        assert row(http, account, result["id"])["message"] == text
+        assert sent_row(http, account, result["id"])["message"] == text
 
 
 class TestRefusedRequests:
@@ -234,9 +176,9 @@ class TestRefusedRequests:
         self, http: httpx.Client, account: Account, name: str, value: str
     ) -> None:
         params = {"recipients": NUMBER, "message": "x", name: value}
-        body = refused(send(http, account, **params), 400, "invalid_parameter")
+        body = send_refused(send(http, account, **params), 400, "invalid_parameter")
         assert body["parameter"] == name
-        assert log(http, account) == []
+        assert sent_log(http, account) == []
 
     @pytest.mark.parametrize("name", ["recipients", "message"])
     @pytest.mark.parametrize("value", [None, "", "   "])
@@ -248,21 +190,21 @@ class TestRefusedRequests:
             del params[name]
         else:
             params[name] = value
-        body = refused(send(http, account, **params), 400, "missing_parameter")
+        body = send_refused(send(http, account, **params), 400, "missing_parameter")
         assert body["parameter"] == name
-        assert log(http, account) == []
+        assert sent_log(http, account) == []
 
     def test_without_an_api_key_nothing_is_sent(self, http: httpx.Client, account: Account) -> None:
         response = http.get("/sendsms/", params={"recipients": NUMBER, "message": "x"})
-        refused(response, 400, "missing_apikey")
-        assert log(http, account) == []
+        send_refused(response, 400, "missing_apikey")
+        assert sent_log(http, account) == []
 
     def test_a_wrong_api_key_is_a_403(self, http: httpx.Client, account: Account) -> None:
         response = http.post(
             "/sendsms/", data={"apikey": "x" * 40, "recipients": NUMBER, "message": "x"}
         )
-        refused(response, 403, "invalid_apikey")
-        assert log(http, account) == []
+        send_refused(response, 403, "invalid_apikey")
+        assert sent_log(http, account) == []
 
 
 class TestSidentifiant:
@@ -283,15 +225,17 @@ class TestSidentifiant:
             for _ in range(3)
         ]
         for guid in guids:
-            done = eventually(lambda g=guid: (r := row(http, account, g))["status"] == "sent" and r)
+            done = eventually(
+                lambda g=guid: (r := sent_row(http, account, g))["status"] == "sent" and r
+            )
             assert done["send_from_mobile_sIdentifiant"] == second.sid  # type: ignore[index]
 
     def test_an_unknown_sidentifiant_is_a_404_and_nothing_is_stored(
         self, http: httpx.Client, account: Account
     ) -> None:
         response = send(http, account, recipients=NUMBER, message="x", sIdentifiant="nope")
-        refused(response, 404, "not_found")
-        assert log(http, account) == []
+        send_refused(response, 404, "not_found")
+        assert sent_log(http, account) == []
 
     def test_another_accounts_phone_is_a_404_like_an_unknown_one(
         self, server: LiveServer, http: httpx.Client, account: Account
@@ -301,10 +245,11 @@ class TestSidentifiant:
         foreign = send(http, account, recipients=NUMBER, message="x", sIdentifiant=theirs.sid)
         unknown = send(http, account, recipients=NUMBER, message="x", sIdentifiant="f" * 32)
         assert (
-            refused(foreign, 404, "not_found").keys() == refused(unknown, 404, "not_found").keys()
+            send_refused(foreign, 404, "not_found").keys()
+            == send_refused(unknown, 404, "not_found").keys()
         )
-        assert log(http, account) == []
-        assert log(http, stranger) == []
+        assert sent_log(http, account) == []
+        assert sent_log(http, stranger) == []
 
 
 @pytest.fixture
@@ -341,7 +286,9 @@ class TestChannels:
         whatsapp = "0" if channel == "sms" else "1"
         result = accepted(send(http, account, recipients=NUMBER, message="x", **params))
         assert result["send_with_whatsapp"] == whatsapp
-        done = eventually(lambda: (r := row(http, account, result["id"]))["status"] == "sent" and r)
+        done = eventually(
+            lambda: (r := sent_row(http, account, result["id"]))["status"] == "sent" and r
+        )
         assert done["send_with_whatsapp"] == whatsapp  # type: ignore[index]
         [transmitted] = whatsapp_phone.driver.transmitted
         assert (transmitted.guid, transmitted.channel) == (result["id"], channel)
@@ -355,9 +302,9 @@ class TestChannels:
         error = "WhatsApp requested, but no device of this account declares WhatsApp."
         assert result["failed"] == [{"id": result["id"], "recipient": NUMBER, "error": error}]
         assert error in result["note"]
-        logged = row(http, account, result["id"])
+        logged = sent_row(http, account, result["id"])
         assert (logged["status"], logged["error_api"]) == ("failed", error)
-        assert [item["guid"] for item in log(http, account, error_api="1")] == [result["id"]]
+        assert [item["guid"] for item in sent_log(http, account, error_api="1")] == [result["id"]]
 
     def test_whatsapp_through_a_chosen_phone_without_whatsapp_fails(
         self,
@@ -371,7 +318,7 @@ class TestChannels:
         result = accepted(
             send(http, account, recipients=NUMBER, message="x", sendwa="1", sIdentifiant=plain.sid)
         )
-        logged = row(http, account, result["id"])
+        logged = sent_row(http, account, result["id"])
         assert logged["status"] == "failed"
         assert logged["error_api"] == f"WhatsApp requested, but device {plain.sid} does not " + (
             "declare WhatsApp."
@@ -388,7 +335,7 @@ class TestChannels:
         agents(server, device.token, capabilities=("sms", "whatsapp")).stop()
         result = accepted(send(http, account, recipients=NUMBER, message="x", waonly="yes"))
         assert "failed" not in result
-        assert row(http, account, result["id"])["status"] == "queued"
+        assert sent_row(http, account, result["id"])["status"] == "queued"
 
 
 class TestEncryptedMessages:
@@ -402,7 +349,7 @@ class TestEncryptedMessages:
         encrypted = result["encrypted"]
         assert encrypted["status"] == "1"
         assert re.fullmatch(r"[a-hj-km-np-z2-9]{10}", encrypted["key"])
-        logged = row(http, account, result["id"])
+        logged = sent_row(http, account, result["id"])
         match = SEALED_SMS.match(logged["message"])
         assert match is not None, logged["message"]
         assert encrypted["url"] == match.group(1)
@@ -453,7 +400,7 @@ class TestEncryptedMessages:
         assert len(set(urls)) == 3
         assert urls[0] == result["encrypted"]["url"]
         for guid, url in zip(result["ids"], urls, strict=True):
-            assert url in row(http, account, guid)["message"]
+            assert url in sent_row(http, account, guid)["message"]
             data = http.get(url + "/data").json()
             sealed = sealing.Sealed(
                 **{k: data[k] for k in ("code", "salt", "iterations", "nonce", "ciphertext")}
@@ -474,7 +421,7 @@ class TestEncryptedMessages:
                 shorturl="1",
             )
         )
-        logged = row(http, account, result["id"])
+        logged = sent_row(http, account, result["id"])
         assert SEALED_SMS.match(logged["message"])
         assert logged["shorturl_clicks"] == 0
         data = http.get(result["encrypted"]["url"] + "/data").json()
@@ -523,24 +470,26 @@ class TestOperatorRetries:
         seen = []
         for attempt in range(1, MAX_AUTO_RETRIES + 1):
             waiting = eventually(
-                lambda n=attempt: (r := row(http, account, guid))["retries"] == n and r
+                lambda n=attempt: (r := sent_row(http, account, guid))["retries"] == n and r
             )
             assert waiting["status"] == "queued"  # type: ignore[index]
             seen.append(waiting["retries"])  # type: ignore[index]
             clock.offset_ms += int(retry_delay(attempt) * 1000) + 1000  # the backoff has passed
             server.call(_wake_scheduler(server.ctx))
-        failed = eventually(lambda: (r := row(http, account, guid))["status"] == "failed" and r)
+        failed = eventually(
+            lambda: (r := sent_row(http, account, guid))["status"] == "failed" and r
+        )
         assert seen == [1, 2, 3]
         assert failed["retries"] == MAX_AUTO_RETRIES  # type: ignore[index]
         assert failed["send_from_mobile_erreur"] == "simulated operator error"  # type: ignore[index]
         assert failed["send_from_mobile"] == "0"  # type: ignore[index]
-        assert [item["guid"] for item in log(http, account, error_mobile="1")] == [guid]
+        assert [item["guid"] for item in sent_log(http, account, error_mobile="1")] == [guid]
 
         # The operator recovers; /resend/ puts it back in the queue and the phone sends it.
         agent.do(lambda: setattr(agent.driver, "failure_rate", 0.0))
         response = http.post("/resend/", data={"apikey": account.api_key, "guid": guid})
         assert response.status_code == 200, response.text
-        sent = eventually(lambda: (r := row(http, account, guid))["status"] == "sent" and r)
+        sent = eventually(lambda: (r := sent_row(http, account, guid))["status"] == "sent" and r)
         assert sent["retries"] == 0  # type: ignore[index]
         assert sent["send_from_mobile_erreur"] == ""  # type: ignore[index]
         assert [sms.guid for sms in agent.driver.transmitted] == [guid]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -10,21 +10,10 @@ import pytest
 
 from simgate.services import devices
 from tests.contract import validate
+from tests.support.api import NUMBER, device_of, refused
 from tests.support.server import Account, LiveServer
 
-NUMBER = "+32470123456"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-
-
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 def numbers(count: int, start: int = 0) -> str:
@@ -49,15 +38,6 @@ def get_log(http: httpx.Client, account: Account, **params: str) -> dict[str, An
 
 def guids(http: httpx.Client, account: Account, **params: str) -> list[str]:
     return [item["guid"] for item in get_log(http, account, **params)["sms"]]
-
-
-def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    validate(body, "official.ErrorResponse")
-    validate(body, "simgate.Error")
-    assert body["error"] == code
-    return body  # type: ignore[no-any-return]
 
 
 class TestRows:
@@ -141,7 +121,7 @@ class TestFilters:
         [fine] = send(http, account)
         [refused_by_api] = send(http, account, sendwa="1")  # no WhatsApp phone: fails at once
         [refused_by_phone] = send(http, account)
-        device = server.call(devices.authenticate(server.ctx, phone.token))
+        device = device_of(server, phone)
         server.call(
             devices.report_failed(
                 server.ctx, device, refused_by_phone, "SIM blocked", operator=False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,22 +11,11 @@ import httpx
 import pytest
 
 from tests.contract import validate
+from tests.support.api import NUMBER, sent_row
 from tests.support.server import Account, LiveServer
 
-NUMBER = "+32470123456"
 OTHER = "+32470123457"
 CODE = r"[A-Za-z0-9]{8,}"
-
-
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 def send(http: httpx.Client, account: Account, message: str, **params: str) -> dict[str, Any]:
@@ -44,15 +33,6 @@ def send(http: httpx.Client, account: Account, message: str, **params: str) -> d
     return response.json()["result"]  # type: ignore[no-any-return]
 
 
-def logged(http: httpx.Client, account: Account, guid: str) -> dict[str, Any]:
-    body = http.get(
-        "/log/sent/sms/", params={"apikey": account.api_key, "guid_message": guid}
-    ).json()
-    validate(body, "simgate.SentLog")
-    [row] = body["result"]["sms"]
-    return row  # type: ignore[no-any-return]
-
-
 def short_links(server: LiveServer, text: str) -> list[str]:
     return re.findall(re.escape(server.url) + "/s/" + CODE, text)
 
@@ -63,7 +43,7 @@ class TestRewriting:
     ) -> None:
         text = "Order https://shop.example.com/o/123?x=1&y=2 or track http://t.example.org/p"
         result = send(http, account, text)
-        sms = logged(http, account, result["id"])["message"]
+        sms = sent_row(http, account, result["id"])["message"]
         links = short_links(server, sms)
         assert len(set(links)) == 2
         assert sms == f"Order {links[0]} or track {links[1]}"
@@ -74,7 +54,7 @@ class TestRewriting:
         self, server: LiveServer, http: httpx.Client, account: Account
     ) -> None:
         text = "Read (https://example.com/faq), then https://en.example.org/wiki/A_(b)."
-        sms = logged(http, account, send(http, account, text)["id"])["message"]
+        sms = sent_row(http, account, send(http, account, text)["id"])["message"]
         first, second = short_links(server, sms)
         assert sms == f"Read ({first}), then {second}."
         assert http.get(first).headers["location"] == "https://example.com/faq"
@@ -84,12 +64,12 @@ class TestRewriting:
         self, server: LiveServer, http: httpx.Client, account: Account
     ) -> None:
         result = send(http, account, "Hi https://example.com", recipients=f"{NUMBER},{OTHER}")
-        codes = [short_links(server, logged(http, account, g)["message"]) for g in result["ids"]]
+        codes = [short_links(server, sent_row(http, account, g)["message"]) for g in result["ids"]]
         assert len({link for links in codes for link in links}) == 2
 
     def test_a_text_without_urls_is_unchanged(self, http: httpx.Client, account: Account) -> None:
         text = "No links here, just example.com and ftp://old.example.com"
-        assert logged(http, account, send(http, account, text)["id"])["message"] == text
+        assert sent_row(http, account, send(http, account, text)["id"])["message"] == text
 
     def test_the_parts_are_counted_on_the_text_the_radio_sends(
         self, http: httpx.Client, account: Account
@@ -98,7 +78,7 @@ class TestRewriting:
         text = f"Your invoice: {url}"
         assert len(text) > 160
         result = send(http, account, text)
-        row = logged(http, account, result["id"])
+        row = sent_row(http, account, result["id"])
         assert (result["parts"], row["parts"], row["encoding"]) == (1, 1, "GSM-7")
         assert len(row["message"]) <= 160
         unshortened = send(http, account, text, shorturl="0")
@@ -138,34 +118,34 @@ class TestFollowing:
         self, server: LiveServer, http: httpx.Client, account: Account
     ) -> None:
         result = send(http, account, "Menu: https://example.com/menu")
-        [link] = short_links(server, logged(http, account, result["id"])["message"])
-        assert logged(http, account, result["id"])["shorturl_clicks"] == 0
+        [link] = short_links(server, sent_row(http, account, result["id"])["message"])
+        assert sent_row(http, account, result["id"])["shorturl_clicks"] == 0
         for clicks in (1, 2, 3):
             response = http.get(link)
             assert response.status_code == 302
             assert response.headers["location"] == "https://example.com/menu"
             assert response.headers["cache-control"] == "no-store"
             assert response.headers["referrer-policy"] == "no-referrer"
-            assert logged(http, account, result["id"])["shorturl_clicks"] == clicks
+            assert sent_row(http, account, result["id"])["shorturl_clicks"] == clicks
 
     def test_clicks_of_all_links_of_a_message_add_up(
         self, server: LiveServer, http: httpx.Client, account: Account
     ) -> None:
         result = send(http, account, "https://a.example.com https://b.example.com")
-        first, second = short_links(server, logged(http, account, result["id"])["message"])
+        first, second = short_links(server, sent_row(http, account, result["id"])["message"])
         http.get(first)
         http.get(second)
         http.get(second)
-        assert logged(http, account, result["id"])["shorturl_clicks"] == 3
+        assert sent_row(http, account, result["id"])["shorturl_clicks"] == 3
 
     def test_other_messages_do_not_share_clicks(
         self, server: LiveServer, http: httpx.Client, account: Account
     ) -> None:
         clicked = send(http, account, "https://example.com")
         other = send(http, account, "https://example.com")
-        [link] = short_links(server, logged(http, account, clicked["id"])["message"])
+        [link] = short_links(server, sent_row(http, account, clicked["id"])["message"])
         http.get(link)
-        assert logged(http, account, other["id"])["shorturl_clicks"] == 0
+        assert sent_row(http, account, other["id"])["shorturl_clicks"] == 0
 
     @pytest.mark.parametrize("code", ["AAAAAAAA", "abc", "bad-code!", "A" * 40, "%2e%2e"])
     def test_an_unknown_or_malformed_code_is_a_404(self, http: httpx.Client, code: str) -> None:
@@ -180,10 +160,10 @@ class TestFollowing:
         self, server: LiveServer, http: httpx.Client, account: Account
     ) -> None:
         result = send(http, account, "https://example.com/x")
-        [link] = short_links(server, logged(http, account, result["id"])["message"])
+        [link] = short_links(server, sent_row(http, account, result["id"])["message"])
         with httpx.Client(timeout=10) as stranger:
             assert stranger.get(link).status_code == 302
-        row = logged(http, account, result["id"])
+        row = sent_row(http, account, result["id"])
         assert (row["status"], row["shorturl_clicks"]) == ("queued", 1)
 
 
@@ -195,8 +175,8 @@ class TestOnEachEngine:
         account = server.create_account()
         with server.client() as http:
             result = send(http, account, "Tickets: https://example.com/t", recipients=NUMBER)
-            [link] = short_links(server, logged(http, account, result["id"])["message"])
+            [link] = short_links(server, sent_row(http, account, result["id"])["message"])
             with ThreadPoolExecutor(max_workers=8) as pool:
                 codes = list(pool.map(lambda _: http.get(link).status_code, range(24)))
             assert codes == [302] * 24
-            assert logged(http, account, result["id"])["shorturl_clicks"] == 24
+            assert sent_row(http, account, result["id"])["shorturl_clicks"] == 24

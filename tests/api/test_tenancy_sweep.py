@@ -7,15 +7,13 @@ unchanged afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from simgate.services import inbox
-from simgate.services.devices import Device
 from tests.contract import validate
+from tests.support.api import device_of, receive, send_sms
 from tests.support.server import Account, LiveServer
 
 
@@ -34,33 +32,9 @@ def world(server: LiveServer) -> World:
     intruder = server.create_account("intruder@example.test")
     paired = server.add_device(owner, "owner phone")
     with server.client() as http:
-        sent = http.get(
-            "/sendsms/",
-            params={"apikey": owner.api_key, "recipients": "+32470123456", "message": "mine"},
-        ).json()["result"]["id"]
-    device = server.call(_device(server, paired.token))
-    row, _ = server.call(
-        inbox.record_received(
-            server.ctx,
-            device,
-            inbox.Inbound(
-                frame_id="f1", number="+32470999999", text="private", received_ms=1, sim=1
-            ),
-        )
-    )
-    return World(owner, intruder, sent, str(row["guid"]), paired.sid)
-
-
-async def _device(server: LiveServer, token: str) -> Device:
-    from simgate.services import devices
-
-    return await devices.authenticate(server.ctx, token)
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
+        sent = send_sms(http, owner, message="mine")
+    received = receive(server, device_of(server, paired), "+32470999999", "private", at_ms=1)
+    return World(owner, intruder, sent, received, paired.sid)
 
 
 def probes(world: World) -> list[tuple[str, dict[str, str]]]:

@@ -16,8 +16,10 @@ import httpx
 import pytest
 
 from simgate.client import AsyncClient, Client
-from simgate.services import devices, inbox, mobile_sent
+from simgate.services import devices, mobile_sent
 from tests.contract import validate
+from tests.support import api
+from tests.support.api import device_of
 from tests.support.server import Account, LiveServer, PairedDevice
 
 _ERROR = ("simgate.Error", "official.ErrorResponse")
@@ -79,11 +81,6 @@ def check_contract(exchanges: list[Exchange]) -> None:
         success, error = SCHEMAS[request.url.path]
         for name in success if response.is_success else error:
             validate(response.json(), name)
-
-
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
 
 
 @pytest.fixture
@@ -156,16 +153,8 @@ def receive(server: LiveServer) -> Callable[..., str]:
     """``receive(device, number, text, received_ms=None)``: the phone reports an SMS; its GUID."""
 
     def report(paired: PairedDevice, number: str, text: str, received_ms: int | None = None) -> str:
-        phone = server.call(devices.authenticate(server.ctx, paired.token))
-        sms = inbox.Inbound(
-            frame_id=f"client-test-{next(_frames)}",
-            number=number,
-            text=text,
-            received_ms=_now_ms() if received_ms is None else received_ms,
-            sim=1,
-        )
-        row, _ = server.call(inbox.record_received(server.ctx, phone, sms))
-        return str(row["guid"])
+        at_ms = _now_ms() if received_ms is None else received_ms
+        return api.receive(server, device_of(server, paired), number, text, at_ms)
 
     return report
 
@@ -175,7 +164,7 @@ def fail(server: LiveServer) -> Callable[[PairedDevice, str, str], None]:
     """``fail(device, guid, error)``: the phone reports that it could not send ``guid``."""
 
     def report(paired: PairedDevice, guid: str, error: str) -> None:
-        phone = server.call(devices.authenticate(server.ctx, paired.token))
+        phone = device_of(server, paired)
         server.call(devices.report_failed(server.ctx, phone, guid, error, operator=False))
 
     return report
@@ -186,7 +175,7 @@ def typed_on_phone(server: LiveServer) -> Callable[[PairedDevice, str, str], Non
     """``typed_on_phone(device, number, text)``: the phone reports an SMS its user sent."""
 
     def report(paired: PairedDevice, number: str, text: str) -> None:
-        phone = server.call(devices.authenticate(server.ctx, paired.token))
+        phone = device_of(server, paired)
         sms = mobile_sent.MobileSent(
             frame_id=f"client-test-{next(_frames)}",
             number=number,

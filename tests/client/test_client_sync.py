@@ -26,6 +26,7 @@ from simgate.client import (
     TransportError,
 )
 from simgate.services import devices
+from tests.support.api import device_of
 from tests.support.server import Account, LiveServer, PairedDevice
 
 GUID = re.compile(r"\A[0-9a-f]{40}\Z")
@@ -151,7 +152,7 @@ class TestSend:
     def test_whatsapp_with_a_capable_phone_is_queued(
         self, server: LiveServer, client: Client, device: PairedDevice
     ) -> None:
-        phone = server.call(devices.authenticate(server.ctx, device.token))
+        phone = device_of(server, device)
         hello = devices.Hello(
             version="test",
             driver="simulator",

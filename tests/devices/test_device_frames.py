@@ -3,8 +3,6 @@ the agent may forget it, valid or not, so nothing is resent forever and nothing 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -13,27 +11,6 @@ from tests.support.handphone import connected
 from tests.support.server import Account, LiveServer, PairedDevice
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
-@pytest.fixture
-def phone(server: LiveServer, account: Account) -> PairedDevice:
-    return server.add_device(account)
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 def inbox(http: httpx.Client, account: Account) -> list[dict[str, object]]:

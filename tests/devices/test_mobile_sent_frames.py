@@ -7,9 +7,8 @@ frame on the wire is the test's choice; the last one uses the real agent instead
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,27 +23,6 @@ from tests.support.server import Account, LiveServer, PairedDevice
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
 AT = int(datetime.now(UTC).timestamp() * 1000) - 60_000
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
-@pytest.fixture
-def phone(server: LiveServer, account: Account) -> PairedDevice:
-    return server.add_device(account)
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 def mobile_sent(frame_id: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -183,14 +161,11 @@ class TestRealAgent:
         http: httpx.Client,
         account: Account,
         phone: PairedDevice,
-        tmp_path: Path,
+        agents: Callable[..., RunningAgent],
     ) -> None:
-        agent = RunningAgent(server.url, phone.token, tmp_path / "agent").start()
-        try:
-            agent.do(lambda: agent.driver.inject_mobile_sent("+32470000009", "Running late"))
-            [row] = eventually(lambda: listed(http, account))  # type: ignore[misc]
-        finally:
-            agent.stop()
+        agent = agents(server, phone.token)
+        agent.do(lambda: agent.driver.inject_mobile_sent("+32470000009", "Running late"))
+        [row] = eventually(lambda: listed(http, account))  # type: ignore[misc]
         assert row["number"] == "+32470000009"
         assert row["message"] == "Running late"
         assert row["sIdentifiant"] == phone.sid

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import httpx
-import pytest
 import smsmobileapi
 
 from tests.conftest import eventually
 from tests.contract import validate
 from tests.support.devices import RunningAgent, outbox_lines
 from tests.support.server import LiveServer
-
-
-@pytest.fixture
-def agents(tmp_path: Path) -> Iterator[Callable[..., RunningAgent]]:
-    started: list[RunningAgent] = []
-
-    def start(server: LiveServer, token: str, **options: object) -> RunningAgent:
-        agent = RunningAgent(
-            server.url, token, tmp_path / f"agent{len(started)}", **options
-        ).start()
-        started.append(agent)
-        return agent
-
-    yield start
-    for agent in started:
-        agent.stop()
 
 
 def sent_log(http: httpx.Client, api_key: str, guid: str) -> dict[str, object]:

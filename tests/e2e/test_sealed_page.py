@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from tests.contract import validate
-from tests.support.server import Account, LiveServer
+from tests.support.server import Account
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -25,17 +25,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PLAINTEXT = "Gate code: 4711\nAsk for Zoë at the désk 🙂"
-
-
-@pytest.fixture
-def account(server: LiveServer) -> Account:
-    return server.create_account()
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 def seal(http: httpx.Client, account: Account, message: str = PLAINTEXT) -> dict[str, Any]:

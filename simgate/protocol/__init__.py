@@ -1,0 +1,91 @@
+"""Device protocol version 1: the JSON frames a device agent and the server exchange.
+
+The server's WebSocket endpoint and the agent on a phone both import this package, so a frame's
+shape is written down once instead of once per side. It therefore imports nothing else of
+simgate and nothing outside the standard library (``json``, not ``orjson``): the agent has to
+install on Termux, where no compiled wheel is available, and must never pull server code in.
+
+Every frame is a JSON object with a ``type`` field. :func:`decode_frame` turns text into one of
+the frame classes (validating field types, ignoring extra keys) or into :class:`UnknownFrame`
+for a type this version does not know, which both sides must ignore so that a newer peer can
+add frames without breaking an older one. :func:`encode_frame` is the inverse.
+``docs/device-protocol.md`` describes the conversation rules (acks, resends, GUID
+de-duplication, close codes, reconnect policy).
+
+This module is the protocol's public face: import every name from here, never from the private
+modules behind it, which may move:
+
+* ``_constants``: version, endpoint path, close codes, channels;
+* ``_errors``: :class:`ProtocolError`;
+* ``_stamps``: frame ids and timestamps; ``_urls``: :func:`device_ws_url`;
+* ``_fields``: the readers that validate one field each; ``_frames``: the frame classes;
+* ``_codec``: :func:`decode_frame`, :func:`parse_frame`, :func:`encode_frame`.
+"""
+
+from __future__ import annotations
+
+from simgate.protocol._codec import decode_frame, encode_frame, parse_frame
+from simgate.protocol._constants import (
+    ACKED_TYPES,
+    CHANNELS,
+    CLOSE_HEARTBEAT_TIMEOUT,
+    CLOSE_INVALID_TOKEN,
+    CLOSE_INVALID_TOKEN_REASON,
+    DEVICE_WS_PATH,
+    PROTOCOL_VERSION,
+    Channel,
+)
+from simgate.protocol._errors import ProtocolError
+from simgate.protocol._frames import (
+    AcceptedFrame,
+    AckFrame,
+    ErrorFrame,
+    FailedFrame,
+    Frame,
+    HelloFrame,
+    MobileSentFrame,
+    PingFrame,
+    PongFrame,
+    ReceivedFrame,
+    SendFrame,
+    SentFrame,
+    StatusFrame,
+    UnknownFrame,
+    WelcomeFrame,
+)
+from simgate.protocol._stamps import format_phone_time, new_frame_id, now_ms
+from simgate.protocol._urls import device_ws_url
+
+__all__ = [
+    "ACKED_TYPES",
+    "CHANNELS",
+    "CLOSE_HEARTBEAT_TIMEOUT",
+    "CLOSE_INVALID_TOKEN",
+    "CLOSE_INVALID_TOKEN_REASON",
+    "DEVICE_WS_PATH",
+    "PROTOCOL_VERSION",
+    "AcceptedFrame",
+    "AckFrame",
+    "Channel",
+    "ErrorFrame",
+    "FailedFrame",
+    "Frame",
+    "HelloFrame",
+    "MobileSentFrame",
+    "PingFrame",
+    "PongFrame",
+    "ProtocolError",
+    "ReceivedFrame",
+    "SendFrame",
+    "SentFrame",
+    "StatusFrame",
+    "UnknownFrame",
+    "WelcomeFrame",
+    "decode_frame",
+    "device_ws_url",
+    "encode_frame",
+    "format_phone_time",
+    "new_frame_id",
+    "now_ms",
+    "parse_frame",
+]
