@@ -251,7 +251,7 @@ class TestList:
             ("WAREHOUSE", ["Warehouse"]),
             ("+3247", ["Office"]),
             ("3.0.33", ["Office"]),
-            ("77", ["Office"]),
+            ("battery", ["Office"]),
             ("nothing like this", []),
             ("%", []),
         ],
@@ -265,8 +265,12 @@ class TestList:
     ) -> None:
         account = server.create_account()
         office = server.add_device(account, label="Office")
-        server.add_device(account, label="Warehouse")
-        phones(server, office).hello(version="3.0.33", battery=77)
+        warehouse = server.add_device(account, label="Warehouse")
+        # SIDs are random hex: pick a battery level whose digits the other SID does not hold.
+        battery = next(n for n in range(10, 100) if str(n) not in warehouse.sid)
+        if search == "battery":
+            search = str(battery)
+        phones(server, office).hello(version="3.0.33", battery=battery)
         with server.client() as http:
             mutation(
                 http.get(
