@@ -1,39 +1,76 @@
-"""Publish/subscribe of small notifications between the parts of one server process.
+"""Publish/subscribe of small notifications between the parts of the server.
 
 A notification says only *that* something happened ("account 7 has work"); subscribers read the
-details from the store. That keeps the bus trivially replaceable by PostgreSQL LISTEN/NOTIFY
-when several processes share one database.
+details from the store. :class:`Bus` is the seam: the in-process implementation below serves
+one process on SQLite, and a PostgreSQL LISTEN/NOTIFY implementation can take its place when
+several processes share one database, without any publisher or subscriber changing.
+
+Publishing never fails because of a subscriber: by the time something is published its cause is
+committed, so a handler's exception is logged and isolated instead of reaching the publisher
+(which would answer its client with an error for work that was in fact done).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Protocol
+
+import structlog
+
+log = structlog.get_logger(__name__)
 
 Handler = Callable[[str], None]
+Unsubscribe = Callable[[], None]
 
 #: Topic for "this account has messages that may be dispatched now"; payload: the account id.
 WORK = "work"
 #: Topic for "the earliest scheduled time may have changed"; payload: the account id.
 SCHEDULE = "schedule"
+#: Topic for "a lease now ends at this time": payload: Unix milliseconds.
+DEADLINE = "deadline"
 #: Topic for "this device was deleted: close its live connection"; payload: the device id.
 DEVICE_REMOVED = "device-removed"
 
 
+class Bus(Protocol):
+    """What publishers and subscribers rely on, whatever carries the notifications."""
+
+    def subscribe(self, topic: str, handler: Handler) -> Unsubscribe:
+        """Call ``handler(payload)`` for every notification on ``topic`` until unsubscribed.
+
+        Handlers must not block: they note the fact or schedule a task.
+        """
+        ...
+
+    def publish(self, topic: str, payload: str) -> None:
+        """Notify every subscriber of ``topic``; never raises because of a subscriber."""
+        ...
+
+
 class InProcessBus:
-    """Synchronous fan-out to handlers in this process. Handlers must not block: they schedule."""
+    """Synchronous fan-out to the handlers of this process, each isolated from the others."""
 
     def __init__(self) -> None:
         self._handlers: defaultdict[str, list[Handler]] = defaultdict(list)
 
-    def subscribe(self, topic: str, handler: Handler) -> Callable[[], None]:
+    def subscribe(self, topic: str, handler: Handler) -> Unsubscribe:
         self._handlers[topic].append(handler)
 
         def unsubscribe() -> None:
-            self._handlers[topic].remove(handler)
+            handlers = self._handlers[topic]
+            if handler in handlers:
+                handlers.remove(handler)
 
         return unsubscribe
 
     def publish(self, topic: str, payload: str) -> None:
         for handler in list(self._handlers[topic]):
-            handler(payload)
+            try:
+                handler(payload)
+            except Exception:
+                log.exception("bus_handler_failed", topic=topic, handler=_name(handler))
+
+
+def _name(handler: Handler) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from simgate.bus import InProcessBus
+from simgate.bus import Bus, InProcessBus
 from simgate.clock import now_ms
 from simgate.config import Settings
 from simgate.store.database import Database
@@ -15,5 +15,5 @@ from simgate.store.database import Database
 class Context:
     settings: Settings
     db: Database
-    bus: InProcessBus = field(default_factory=InProcessBus)
+    bus: Bus = field(default_factory=InProcessBus)
     clock: Callable[[], int] = now_ms

@@ -38,6 +38,7 @@ from simgate.agent.transmitter import Transmitter
 from simgate.protocol import (
     CLOSE_INVALID_TOKEN,
     CLOSE_INVALID_TOKEN_REASON,
+    MAX_FRAME_BYTES,
     HelloFrame,
     device_ws_url,
     encode_frame,
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 
 _HTTP_UNAUTHORIZED = 401
 _HTTP_FORBIDDEN = 403
-_MAX_FRAME_BYTES = 1 << 20
 _ACK_WAIT_ON_STOP = 1.0
 
 
@@ -263,7 +263,7 @@ class AgentRunner:
                     ping_interval=self._config.keepalive_interval,
                     ping_timeout=self._config.keepalive_interval,
                     close_timeout=5.0,
-                    max_size=_MAX_FRAME_BYTES,
+                    max_size=MAX_FRAME_BYTES,
                     logger=self._ws_logger,
                 )
             except InvalidStatus as exc:

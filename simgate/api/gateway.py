@@ -13,8 +13,14 @@ from simgate.api.common import Doc, compat_route, json, start
 from simgate.api.params import Params
 from simgate.domain import timefmt
 from simgate.domain.errors import invalid, missing
-from simgate.services import gateway
-from simgate.services.gateway import Mobile, MobileList, MobileQuery, MobileUpdate, Removed
+from simgate.services import devices
+from simgate.services.devices import (
+    DeviceChange,
+    DeviceList,
+    DeviceQuery,
+    DeviceRemoved,
+    DeviceView,
+)
 
 router = APIRouter(tags=["Devices"])
 
@@ -31,16 +37,16 @@ def _sid(params: Params) -> str | None:
     return sid
 
 
-def _presence(request: Request) -> gateway.Presence:
+def _presence(request: Request) -> devices.Presence:
     """The dispatcher of this process, which knows the devices connected to it."""
-    presence: gateway.Presence = request.app.state.dispatcher
+    presence: devices.Presence = request.app.state.dispatcher
     return presence
 
 
 # ------------------------------------------------------------------------------------ shapes
 
 
-def _mobile(mobile: Mobile, zone: ZoneInfo) -> dict[str, Any]:
+def _mobile(mobile: DeviceView, zone: ZoneInfo) -> dict[str, Any]:
     seen = mobile.last_seen_ms
     return {
         "sid": mobile.sid,
@@ -61,7 +67,7 @@ def _mobile(mobile: Mobile, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def _listing(listing: MobileList, query: MobileQuery, zone: ZoneInfo) -> dict[str, Any]:
+def _listing(listing: DeviceList, query: DeviceQuery, zone: ZoneInfo) -> dict[str, Any]:
     note = (
         f"online: connected to this server now, or heard from within the last "
         f"{listing.online_seconds} s. connected_limit: the devices paired with this account "
@@ -78,7 +84,7 @@ def _listing(listing: MobileList, query: MobileQuery, zone: ZoneInfo) -> dict[st
     }
 
 
-def _removed(removed: Removed) -> dict[str, Any]:
+def _removed(removed: DeviceRemoved) -> dict[str, Any]:
     return {
         "success": True,
         "sid": removed.sid,
@@ -99,8 +105,8 @@ async def mobile_list(request: Request) -> Response:
     search = params.text("search")
     if search is not None and len(search) > MAX_SEARCH:
         raise invalid("search", f"at most {MAX_SEARCH} characters")
-    query = MobileQuery(sid=_sid(params), search=search)
-    listing = await gateway.list_mobiles(ctx, account_id, query, _presence(request))
+    query = DeviceQuery(sid=_sid(params), search=search)
+    listing = await devices.list_devices(ctx, account_id, query, _presence(request))
     return json(_listing(listing, query, ctx.settings.zone))
 
 
@@ -114,8 +120,8 @@ async def mobile_update(request: Request) -> Response:
     label = params.raw("label")
     if label is None:
         raise missing("label")
-    change = MobileUpdate(sid=sid, label=label, phone_number=params.text("phone_number"))
-    updated = await gateway.update_mobile(ctx, account_id, change)
+    change = DeviceChange(sid=sid, label=label, phone_number=params.text("phone_number"))
+    updated = await devices.update_device(ctx, account_id, change)
     return json(
         {
             "success": True,
@@ -131,7 +137,7 @@ async def mobile_delete(request: Request) -> Response:
     sid = _sid(params)
     if sid is None:
         raise missing("sid")
-    removed = await gateway.delete_mobile(ctx, account_id, sid)
+    removed = await devices.delete_device(ctx, account_id, sid)
     return json(_removed(removed))
 
 

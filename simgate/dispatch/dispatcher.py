@@ -1,68 +1,103 @@
 """Claims due messages for connected devices and pushes them out, the moment work appears.
 
 Nothing here polls: a "work" notification on the bus (a message was accepted, a device
-connected, a scheduled time arrived) starts one drain task per account, which claims batches
-round-robin across that account's connected devices until nothing more can be claimed.
+connected or reported, a scheduled time arrived) starts one drain task per account, which
+claims batches round-robin across that account's connected devices until nothing more can be
+claimed or every device's window is full.
+
+Each device holds at most a window of messages in flight; a report frees a slot and kicks the
+account again. Without the window a phone would be handed the whole queue at once, and a slow
+phone's leases could run out while it is still sending, handing the same messages to a second
+phone. A drain that fails (a database hiccup) is retried with backoff instead of leaving work
+waiting for the scheduler's next safety tick.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Protocol
 
 import structlog
-from sqlalchemy.engine import RowMapping
 
 from simgate import bus
 from simgate.context import Context
+from simgate.domain.outgoing import Outgoing
 from simgate.store import messages as message_store
 
 log = structlog.get_logger(__name__)
 
-Deliver = Callable[[list[RowMapping]], Awaitable[None]]
-
-#: Messages claimed for one device per round: small enough to spread a burst over devices.
+#: Most messages claimed for one device per round: small enough to spread a burst over devices.
 BATCH = 25
+#: First and longest pause before a failed drain is tried again (seconds).
+RETRY_FIRST = 0.05
+RETRY_LONGEST = 5.0
 
 
-@dataclass(frozen=True)
-class Attached:
-    """A device connected to this process, and how to hand it messages."""
+class Carrier(Protocol):
+    """A live device connection, as the dispatcher sees it (a device session satisfies it)."""
 
-    device_id: int
-    account_id: int
-    sid: str
-    channels: frozenset[str]
-    deliver: Deliver
+    @property
+    def device_id(self) -> int: ...
+
+    @property
+    def account_id(self) -> int: ...
+
+    @property
+    def sid(self) -> str: ...
+
+    @property
+    def channels(self) -> frozenset[str]: ...
+
+    def capacity(self) -> int:
+        """How many more messages it may take now (0 when its window is full or it is closing)."""
+        ...
+
+    async def deliver(self, batch: Sequence[Outgoing]) -> None:
+        """Push claimed messages; the carrier puts back what it could not hand over."""
+        ...
 
 
 class Dispatcher:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._devices: dict[int, dict[int, Attached]] = {}
+        self._carriers: dict[int, dict[int, Carrier]] = {}
         self._draining: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
         self._turn: dict[int, int] = {}
         self._unsubscribe = ctx.bus.subscribe(bus.WORK, lambda account: self.kick(int(account)))
 
-    def attach(self, device: Attached) -> None:
-        self._devices.setdefault(device.account_id, {})[device.device_id] = device
-        self.kick(device.account_id)
+    def attach(self, carrier: Carrier) -> Carrier | None:
+        """Register ``carrier`` for its device; the carrier it replaces, if any.
 
-    def detach(self, account_id: int, device_id: int) -> None:
-        devices = self._devices.get(account_id)
-        if devices is not None:
-            devices.pop(device_id, None)
-            if not devices:
-                del self._devices[account_id]
+        One device, one carrier: a second connection with the same token replaces the first,
+        and the caller closes the one returned.
+        """
+        devices = self._carriers.setdefault(carrier.account_id, {})
+        previous = devices.get(carrier.device_id)
+        devices[carrier.device_id] = carrier
+        self.kick(carrier.account_id)
+        return previous if previous is not carrier else None
 
-    def connected(self, account_id: int) -> list[Attached]:
-        return list(self._devices.get(account_id, {}).values())
+    def detach(self, carrier: Carrier) -> bool:
+        """Unregister ``carrier`` if it is still the one registered for its device.
+
+        A session that was replaced must not remove its successor on its way out.
+        """
+        devices = self._carriers.get(carrier.account_id)
+        if devices is None or devices.get(carrier.device_id) is not carrier:
+            return False
+        del devices[carrier.device_id]
+        if not devices:
+            del self._carriers[carrier.account_id]
+        return True
+
+    def connected(self, account_id: int) -> list[Carrier]:
+        return list(self._carriers.get(account_id, {}).values())
 
     def kick(self, account_id: int) -> None:
         """Note that ``account_id`` may have work; start draining it unless already doing so."""
-        if account_id not in self._devices:
+        if account_id not in self._carriers:
             return
         self._dirty.add(account_id)
         if account_id not in self._draining:
@@ -71,39 +106,51 @@ class Dispatcher:
             task.add_done_callback(lambda _t: self._draining.pop(account_id, None))
 
     async def _drain(self, account_id: int) -> None:
-        try:
-            while account_id in self._dirty:
-                self._dirty.discard(account_id)
+        delay = RETRY_FIRST
+        while account_id in self._dirty:
+            self._dirty.discard(account_id)
+            try:
                 while await self._round(account_id):
                     pass
-        except Exception:
-            # A database hiccup must not kill dispatching for good: the next kick retries.
-            log.exception("dispatch_failed", account_id=account_id)
+            except Exception:
+                # Not the scheduler's safety tick: try again soon, backing off while it fails.
+                log.exception("dispatch_failed", account_id=account_id, retry_in=delay)
+                self._dirty.add(account_id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_LONGEST)
+            else:
+                delay = RETRY_FIRST
 
     async def _round(self, account_id: int) -> bool:
-        """One claim per connected device, rotating who goes first; True if anything moved."""
-        devices = self.connected(account_id)
-        if not devices:
+        """One claim per connected device with room, rotating who goes first; True if any."""
+        carriers = self.connected(account_id)
+        if not carriers:
             return False
-        turn = self._turn.get(account_id, 0) % len(devices)
+        turn = self._turn.get(account_id, 0) % len(carriers)
         self._turn[account_id] = turn + 1
         moved = False
-        for device in devices[turn:] + devices[:turn]:
+        for carrier in carriers[turn:] + carriers[:turn]:
+            room = min(BATCH, carrier.capacity())
+            if room <= 0:
+                continue
             now = self._ctx.clock()
+            lease_until = now + self._ctx.settings.lease_seconds * 1000
             async with self._ctx.db.begin() as conn:
-                rows = await message_store.claim(
+                batch = await message_store.claim(
                     conn,
                     account_id,
-                    device_id=device.device_id,
-                    device_sid=device.sid,
-                    channels=device.channels,
+                    device_id=carrier.device_id,
+                    device_sid=carrier.sid,
+                    channels=carrier.channels,
                     now_ms=now,
-                    lease_until_ms=now + self._ctx.settings.lease_seconds * 1000,
-                    limit=BATCH,
+                    lease_until_ms=lease_until,
+                    limit=room,
                 )
-            if rows:
+            if batch:
                 moved = True
-                await device.deliver(rows)
+                # The scheduler must wake when these leases end, not at its next safety tick.
+                self._ctx.bus.publish(bus.DEADLINE, str(lease_until))
+                await carrier.deliver(batch)
         return moved
 
     async def close(self) -> None:

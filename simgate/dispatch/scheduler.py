@@ -1,7 +1,9 @@
 """Wakes the dispatcher when time makes work due: schedules, retry backoffs, expired leases.
 
 It sleeps until the earliest such moment the store knows of, and is woken early whenever a
-new scheduled message or retry may have moved that moment closer. No fixed-interval polling.
+new scheduled message or retry may have moved that moment closer, or a lease was taken that
+ends before it would wake (so an expired lease is requeued when due, not up to a minute late).
+No fixed-interval polling.
 """
 
 from __future__ import annotations
@@ -25,20 +27,36 @@ class Scheduler:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._wake = asyncio.Event()
-        self._unsubscribe = ctx.bus.subscribe(bus.SCHEDULE, lambda _account: self._wake.set())
+        #: When the sleeping loop will look next (Unix ms); None while it is looking.
+        self._wake_at: int | None = None
+        self._unsubscribers = [
+            ctx.bus.subscribe(bus.SCHEDULE, lambda _account: self._wake.set()),
+            ctx.bus.subscribe(bus.DEADLINE, self._on_deadline),
+        ]
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def _on_deadline(self, payload: str) -> None:
+        """A lease ends at ``payload`` (Unix ms): look then if that is before the next look.
+
+        While a tick is running it may have read the store before this lease was committed, so
+        the loop looks once more right after it.
+        """
+        if self._wake_at is None or int(payload) < self._wake_at:
+            self._wake.set()
+
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            self._wake_at = None
             try:
                 delay = await self.tick()
             except Exception:
                 log.exception("scheduler_tick_failed")
                 delay = 1.0
+            self._wake_at = self._ctx.clock() + int(delay * 1000)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
@@ -57,7 +75,8 @@ class Scheduler:
         return min(MAX_SLEEP, max(0.0, (upcoming - self._ctx.clock()) / 1000))
 
     async def close(self) -> None:
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

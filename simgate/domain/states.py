@@ -34,6 +34,7 @@ __all__ = [
     "can_transition",
     "check_transition",
     "retry_delay",
+    "sources",
 ]
 
 
@@ -71,6 +72,10 @@ TRANSITIONS: Mapping[MessageState, frozenset[MessageState]] = MappingProxyType(
 )
 """Allowed moves: ``dst in TRANSITIONS[src]``. Read-only so no caller can widen it."""
 
+_SOURCES: Mapping[MessageState, frozenset[MessageState]] = MappingProxyType(
+    {dst: frozenset(src for src, out in TRANSITIONS.items() if dst in out) for dst in MessageState}
+)
+
 TERMINAL: frozenset[MessageState] = frozenset(s for s, out in TRANSITIONS.items() if not out)
 """States with no way out (SENT, EXPIRED, CANCELLED), derived from the table so it can't drift."""
 
@@ -81,6 +86,15 @@ INITIAL: frozenset[MessageState] = frozenset({_S.SCHEDULED, _S.QUEUED})
 def can_transition(src: MessageState, dst: MessageState) -> bool:
     """Tell whether moving from ``src`` to ``dst`` is allowed (staying put is not a move)."""
     return dst in TRANSITIONS[src]
+
+
+def sources(dst: MessageState) -> frozenset[MessageState]:
+    """The states a message may move to ``dst`` from: the table read backwards.
+
+    The store guards every state-changing UPDATE with ``state IN sources(dst)``, so no write can
+    make a move the table does not allow, whatever its caller believed the state to be.
+    """
+    return _SOURCES[dst]
 
 
 def check_transition(src: MessageState, dst: MessageState) -> None:

@@ -6,7 +6,7 @@ between endpoints.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 
 
 def utc(ms: int) -> datetime:
@@ -37,3 +37,13 @@ def datetime_str(ms: int, zone: tzinfo) -> str:
 
 def unix_seconds(ms: int) -> int:
     return ms // 1000
+
+
+def midnight_ms(day: date, zone: tzinfo) -> int:
+    """The first millisecond of ``day`` in ``zone`` (UTC ms), DST transitions included."""
+    return int(datetime.combine(day, time.min, tzinfo=zone).timestamp() * 1000)
+
+
+def today_start_ms(now_ms: int, zone: tzinfo) -> int:
+    """The UTC milliseconds of the last midnight in ``zone``: where "today" starts there."""
+    return midnight_ms(local(now_ms, zone).date(), zone)

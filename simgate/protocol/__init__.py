@@ -1,9 +1,10 @@
 """Device protocol version 1: the JSON frames a device agent and the server exchange.
 
 The server's WebSocket endpoint and the agent on a phone both import this package, so a frame's
-shape is written down once instead of once per side. It therefore imports nothing else of
-simgate and nothing outside the standard library (``json``, not ``orjson``): the agent has to
-install on Termux, where no compiled wheel is available, and must never pull server code in.
+shape is written down once instead of once per side. It therefore imports nothing of
+simgate but the pure ``simgate.domain.channels``, and nothing outside the standard library
+(``json``, not ``orjson``): the agent has to install on Termux, where no compiled wheel is
+available, and must never pull server code in.
 
 Every frame is a JSON object with a ``type`` field. :func:`decode_frame` turns text into one of
 the frame classes (validating field types, ignoring extra keys) or into :class:`UnknownFrame`
@@ -24,18 +25,20 @@ modules behind it, which may move:
 
 from __future__ import annotations
 
+from simgate.domain.channels import CHANNELS, Channel
 from simgate.protocol._codec import decode_frame, encode_frame, parse_frame
 from simgate.protocol._constants import (
     ACKED_TYPES,
-    CHANNELS,
     CLOSE_HEARTBEAT_TIMEOUT,
     CLOSE_INVALID_TOKEN,
     CLOSE_INVALID_TOKEN_REASON,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_REPLACED,
     DEVICE_WS_PATH,
     PROTOCOL_VERSION,
-    Channel,
 )
 from simgate.protocol._errors import ProtocolError
+from simgate.protocol._fields import MAX_FRAME_BYTES, MAX_ID_LENGTH, MAX_MS, MAX_TEXT
 from simgate.protocol._frames import (
     AcceptedFrame,
     AckFrame,
@@ -62,7 +65,13 @@ __all__ = [
     "CLOSE_HEARTBEAT_TIMEOUT",
     "CLOSE_INVALID_TOKEN",
     "CLOSE_INVALID_TOKEN_REASON",
+    "CLOSE_PROTOCOL_ERROR",
+    "CLOSE_REPLACED",
     "DEVICE_WS_PATH",
+    "MAX_FRAME_BYTES",
+    "MAX_ID_LENGTH",
+    "MAX_MS",
+    "MAX_TEXT",
     "PROTOCOL_VERSION",
     "AcceptedFrame",
     "AckFrame",

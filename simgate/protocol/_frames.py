@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self, TypeAlias, cast
 
-from simgate.protocol._constants import CHANNELS, PROTOCOL_VERSION, Channel
+from simgate.domain.channels import CHANNELS, Channel
+from simgate.protocol._constants import MAX_PROTOCOL, PROTOCOL_VERSION
 from simgate.protocol._fields import (
+    MAX_PARTS,
     MAX_SHORT_TEXT,
+    MAX_SIM,
     invalid_field,
     read_bool,
     read_ident,
@@ -63,7 +66,7 @@ class HelloFrame(_Frame):
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         t = cls.TYPE
         return cls(
-            protocol=read_int(data, t, "protocol", minimum=1),
+            protocol=read_int(data, t, "protocol", minimum=1, maximum=MAX_PROTOCOL),
             version=read_str(data, t, "version", default="", max_length=MAX_SHORT_TEXT),
             driver=read_str(data, t, "driver", default="", max_length=MAX_SHORT_TEXT),
             sims=read_int_tuple(data, t, "sims"),
@@ -89,10 +92,12 @@ class WelcomeFrame(_Frame):
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         t = cls.TYPE
         return cls(
-            protocol=read_int(data, t, "protocol", default=PROTOCOL_VERSION, minimum=1),
+            protocol=read_int(
+                data, t, "protocol", default=PROTOCOL_VERSION, minimum=1, maximum=MAX_PROTOCOL
+            ),
             sid=read_ident(data, t, "sid"),
-            label=read_str(data, t, "label", default=""),
-            heartbeat=read_int(data, t, "heartbeat", minimum=1),
+            label=read_str(data, t, "label", default="", max_length=MAX_SHORT_TEXT),
+            heartbeat=read_int(data, t, "heartbeat", minimum=1, maximum=86_400),
         )
 
 
@@ -118,9 +123,9 @@ class SendFrame(_Frame):
             guid=read_ident(data, t, "guid"),
             to=read_str(data, t, "to", non_empty=True, max_length=MAX_SHORT_TEXT),
             text=read_str(data, t, "text"),
-            sim=read_opt_int(data, t, "sim", minimum=0),
+            sim=read_opt_int(data, t, "sim", maximum=MAX_SIM),
             channel=cast(Channel, channel),
-            parts=read_int(data, t, "parts", default=1, minimum=1),
+            parts=read_int(data, t, "parts", default=1, minimum=1, maximum=MAX_PARTS),
         )
 
 
@@ -152,7 +157,7 @@ class SentFrame(_Frame):
         return cls(
             id=read_ident(data, t, "id"),
             guid=read_ident(data, t, "guid"),
-            sim=read_opt_int(data, t, "sim", minimum=0),
+            sim=read_opt_int(data, t, "sim", maximum=MAX_SIM),
             at=read_ms(data, t, "at"),
         )
 
@@ -178,7 +183,7 @@ class FailedFrame(_Frame):
         return cls(
             id=read_ident(data, t, "id"),
             guid=read_ident(data, t, "guid"),
-            error=read_str(data, t, "error", default=""),
+            error=read_str(data, t, "error", default="", max_length=MAX_SHORT_TEXT, truncate=True),
             operator=read_bool(data, t, "operator", default=False),
             at=read_ms(data, t, "at"),
         )
@@ -186,13 +191,17 @@ class FailedFrame(_Frame):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReceivedFrame(_Frame):
-    """Device → server: an SMS arrived on the phone. ``at`` is when the phone received it."""
+    """Device → server: an SMS arrived on the phone. ``at`` is when the phone received it.
+
+    ``at`` may be left out (a modem that does not know): the server then uses its own clock,
+    since refusing the frame would lose the SMS.
+    """
 
     TYPE: ClassVar[str] = "received"
     id: str
     number: str
     text: str
-    at: int
+    at: int | None = None
     sim: int | None = None
 
     @classmethod
@@ -202,8 +211,8 @@ class ReceivedFrame(_Frame):
             id=read_ident(data, t, "id"),
             number=read_str(data, t, "number", max_length=MAX_SHORT_TEXT),
             text=read_str(data, t, "text"),
-            at=read_ms(data, t, "at"),
-            sim=read_opt_int(data, t, "sim", minimum=0),
+            at=None if data.get("at") is None else read_ms(data, t, "at"),
+            sim=read_opt_int(data, t, "sim", maximum=MAX_SIM),
         )
 
 
@@ -223,7 +232,7 @@ class MobileSentFrame(_Frame):
         t = cls.TYPE
         return cls(
             id=read_ident(data, t, "id"),
-            number=read_str(data, t, "number", max_length=MAX_SHORT_TEXT),
+            number=read_str(data, t, "number", non_empty=True, max_length=MAX_SHORT_TEXT),
             text=read_str(data, t, "text"),
             at=read_ms(data, t, "at"),
             formatted=read_str(data, t, "formatted", default="", max_length=MAX_SHORT_TEXT),
@@ -280,13 +289,17 @@ class ErrorFrame(_Frame):
     TYPE: ClassVar[str] = "error"
     code: str
     message: str = ""
+    field: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         t = cls.TYPE
         return cls(
             code=read_str(data, t, "code", default="", max_length=MAX_SHORT_TEXT),
-            message=read_str(data, t, "message", default=""),
+            message=read_str(
+                data, t, "message", default="", max_length=4 * MAX_SHORT_TEXT, truncate=True
+            ),
+            field=read_str(data, t, "field", default="", max_length=MAX_SHORT_TEXT),
         )
 
 

@@ -1,21 +1,29 @@
-"""Devices: pairing, authenticating a connection, and what a device reports back."""
+"""The devices of an account: pairing, authenticating a connection, what a connection
+reports about the device, and listing, renaming and deleting devices.
+
+Presence comes from two places because either alone is wrong: a device connected to *this*
+process is online even between heartbeats, and a device connected to another process sharing
+the database is online while its last heartbeat is recent. The service learns who is connected
+here through the small :class:`Presence` protocol (the dispatcher satisfies it), so it never
+imports the dispatch or device adapters. What a device reports about the messages it holds is
+:mod:`simgate.services.delivery`'s job.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import RowMapping
 
 from simgate import bus
 from simgate.context import Context
-from simgate.domain.errors import DeviceAuthError, InvalidParameter, NotFound
-from simgate.domain.states import (
-    MAX_AUTO_RETRIES,
-    MessageState,
-    check_transition,
-    retry_delay,
-)
+from simgate.domain import timefmt
+from simgate.domain.errors import DeviceAuthError, InvalidParameter, NotFound, invalid
+from simgate.domain.recipients import normalize_number
 from simgate.services import credentials
 from simgate.store import accounts as account_store
 from simgate.store import devices as device_store
@@ -121,76 +129,237 @@ async def record_heartbeat(
         await device_store.touch(conn, device.id, ctx.clock(), battery=battery, signal=signal)
 
 
-async def report_sent(ctx: Context, device: Device, guid: str, sim: int | None) -> bool:
-    """The device's radio sent ``guid``. Idempotent: a repeated report changes nothing."""
-    now = ctx.clock()
-    async with ctx.db.begin() as conn:
-        row = await message_store.transition(
-            conn,
-            device.account_id,
-            guid,
-            from_states=(MessageState.DISPATCHED, MessageState.QUEUED),
-            values={
-                "state": MessageState.SENT.value,
-                "sent_ms": now,
-                "updated_ms": now,
-                "sent_sim": sim,
-                "device_id": device.id,
-                "device_sid": device.sid,
-                "lease_until_ms": None,
-                "error_mobile": "",
-            },
-        )
-    return row is not None
+def capabilities_of(row: RowMapping) -> list[str]:
+    """The capabilities a device declared in its last ``hello``."""
+    return [item for item in _json_list(row["capabilities"]) if isinstance(item, str)]
 
 
-async def report_failed(
-    ctx: Context, device: Device, guid: str, error: str, *, operator: bool
-) -> MessageState | None:
-    """The device could not send ``guid``.
+#: Longest label accepted: enough for "Office phone, 2nd floor, SIM Orange", short enough to
+#: fit a dashboard column and a log line.
+MAX_LABEL = 100
 
-    An operator error (network or SMSC refusal) is retried automatically with backoff, at most
-    ``MAX_AUTO_RETRIES`` times; anything else, or the last retry, leaves the message failed
-    with the device's error text. Returns the new state, or None if nothing changed.
+#: What a message waiting for a deleted device says in ``error_api`` of the sent log.
+DEVICE_DELETED = "device deleted"
+
+
+class Connected(Protocol):
+    """A live connection as far as this service cares: which device it is."""
+
+    @property
+    def device_id(self) -> int: ...
+
+
+class Presence(Protocol):
+    """Who is connected to this process right now (the dispatcher answers this)."""
+
+    def connected(self, account_id: int) -> Sequence[Connected]: ...
+
+
+@dataclass(frozen=True)
+class DeviceQuery:
+    """Filters of ``/gateway/mobile/list/``: an exact SID and/or a free-text search."""
+
+    sid: str | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """One device with its presence and today's traffic."""
+
+    sid: str
+    label: str
+    phone_number: str | None
+    online: bool
+    last_seen_ms: int | None
+    battery: int | None
+    signal: int | None
+    version: str | None
+    driver: str | None
+    sims: list[int]
+    capabilities: list[str]
+    sent_today: int
+    received_today: int
+
+
+@dataclass(frozen=True)
+class DeviceList:
+    """The filtered devices, and counts over *all* of the account's devices."""
+
+    items: list[DeviceView]
+    paired: int
+    online: int
+    online_seconds: int
+
+
+def _json_list(value: object) -> list[object]:
+    try:
+        decoded = json.loads(str(value or "[]"))
+    except ValueError:
+        return []
+    return decoded if isinstance(decoded, list) else []
+
+
+def _view(
+    row: RowMapping, *, online: bool, sent: dict[int, int], received: dict[int, int]
+) -> DeviceView:
+    device_id = int(row["id"])
+    return DeviceView(
+        sid=str(row["sid"]),
+        label=str(row["label"]),
+        phone_number=row["phone_number"] or None,
+        online=online,
+        last_seen_ms=None if row["last_seen_ms"] is None else int(row["last_seen_ms"]),
+        battery=row["battery"],
+        signal=row["signal"],
+        version=row["version"] or None,
+        driver=row["driver"] or None,
+        sims=[s for s in _json_list(row["sims"]) if isinstance(s, int)],
+        capabilities=capabilities_of(row),
+        sent_today=sent.get(device_id, 0),
+        received_today=received.get(device_id, 0),
+    )
+
+
+def _matches(mobile: DeviceView, needle: str, zone: ZoneInfo) -> bool:
+    """Case-insensitive substring search over what the list shows for the device.
+
+    It runs here rather than in SQL because "last seen" is searched as the user reads it,
+    formatted in the configured zone, which SQLite cannot compute; an account has a handful of
+    devices, so filtering them in memory costs nothing.
+    """
+    haystack = [mobile.sid, mobile.label, mobile.phone_number, mobile.version, mobile.driver]
+    if mobile.last_seen_ms is not None:
+        haystack.append(timefmt.datetime_str(mobile.last_seen_ms, zone))
+    haystack += [str(value) for value in (mobile.battery, mobile.signal) if value is not None]
+    needle = needle.casefold()
+    return any(needle in text.casefold() for text in haystack if text)
+
+
+async def list_devices(
+    ctx: Context, account_id: int, query: DeviceQuery, presence: Presence
+) -> DeviceList:
+    """The account's devices, oldest first, with presence and today's sent/received counts.
+
+    ``today`` starts at midnight in ``settings.timezone``. Sent counts the messages the device
+    reported sent; received counts the SMS it received (by the phone's time of receipt). Three
+    queries in all: the devices, and one grouped count each.
     """
     now = ctx.clock()
-    error = error.strip() or "send failed"
+    zone = ctx.settings.zone
+    since = timefmt.today_start_ms(now, zone)
+    online_ms = ctx.settings.device_online_seconds * 1000
+    here = {connection.device_id for connection in presence.connected(account_id)}
+    async with ctx.db.connect() as conn:
+        rows = await device_store.list_for_account(conn, account_id)
+        sent = await device_store.sent_counts_since(conn, account_id, since)
+        received = await device_store.received_counts_since(conn, account_id, since)
+    mobiles = [
+        _view(
+            row,
+            online=int(row["id"]) in here
+            or (row["last_seen_ms"] is not None and now - int(row["last_seen_ms"]) <= online_ms),
+            sent=sent,
+            received=received,
+        )
+        for row in rows
+    ]
+    items = [
+        mobile
+        for mobile in mobiles
+        if (query.sid is None or mobile.sid == query.sid)
+        and (query.search is None or _matches(mobile, query.search, zone))
+    ]
+    return DeviceList(
+        items=items,
+        paired=len(mobiles),
+        online=sum(mobile.online for mobile in mobiles),
+        online_seconds=ctx.settings.device_online_seconds,
+    )
+
+
+@dataclass(frozen=True)
+class DeviceChange:
+    """``label`` replaces the label (empty clears it); ``phone_number`` None leaves it as is."""
+
+    sid: str
+    label: str
+    phone_number: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceUpdated:
+    sid: str
+    label: str
+    phone_number: str | None
+
+
+async def update_device(ctx: Context, account_id: int, change: DeviceChange) -> DeviceUpdated:
+    """Rename a device and optionally set its phone number (normalised to E.164).
+
+    A SID of another account is reported exactly like an unknown one.
+    """
+    label = change.label.strip()
+    if len(label) > MAX_LABEL:
+        raise invalid("label", f"at most {MAX_LABEL} characters")
+    phone: str | None = None
+    if change.phone_number is not None:
+        try:
+            phone = normalize_number(change.phone_number, ctx.settings.default_region)
+        except InvalidParameter as exc:
+            raise invalid(
+                "phone_number", "not a phone number (expected E.164, e.g. +32470123456)"
+            ) from exc
     async with ctx.db.begin() as conn:
-        current = await message_store.get(conn, device.account_id, guid)
-        if current is None:
-            return None
-        state = MessageState(current["state"])
-        if state not in (MessageState.DISPATCHED, MessageState.QUEUED):
-            return None
-        retries = int(current["retries"])
-        values: dict[str, object] = {"lease_until_ms": None, "updated_ms": now}
-        if operator and retries < MAX_AUTO_RETRIES:
-            new_state = MessageState.QUEUED
-            values |= {
-                "retries": retries + 1,
-                "not_before_ms": now + int(retry_delay(retries + 1) * 1000),
-                "device_id": None,
-            }
-        else:
-            new_state = MessageState.FAILED
-            values |= {
-                "error_mobile": error[:500],
-                "device_id": device.id,
-                "device_sid": device.sid,
-            }
-        if new_state is not state:
-            check_transition(state, new_state)
-        values["state"] = new_state.value
-        row = await message_store.transition(
-            conn, device.account_id, guid, from_states=(state,), values=values
+        row = await device_store.update_label(
+            conn, account_id, change.sid, label=label, phone_number=phone
         )
     if row is None:
-        return None
-    if new_state is MessageState.QUEUED:
-        ctx.bus.publish(bus.SCHEDULE, str(device.account_id))
-    return new_state
+        raise NotFound(f"No device with SID {change.sid!r} in this account.")
+    return DeviceUpdated(
+        sid=str(row["sid"]), label=str(row["label"]), phone_number=row["phone_number"] or None
+    )
 
 
-def capabilities_of(row: RowMapping) -> list[str]:
-    value = json.loads(str(row["capabilities"] or "[]"))
-    return [str(item) for item in value] if isinstance(value, list) else []
+@dataclass(frozen=True)
+class DeviceRemoved:
+    """What went with a deleted device."""
+
+    sid: str
+    received: int
+    mobile_sent: int
+    failed_queued: int
+    requeued: int
+
+
+async def delete_device(ctx: Context, account_id: int, sid: str) -> DeviceRemoved:
+    """Delete a device, its received SMS and its from-the-phone log, and cut its connection.
+
+    In one transaction: messages addressed to this SID that have not gone out fail with
+    ``error_api = "device deleted"``; messages it held without being addressed to it return to
+    the queue for the other devices; its inbox and mobile_sent rows are deleted; the device row
+    goes (sent-log rows stay and lose their device link, keeping the SID as text). After the
+    commit its token no longer authenticates, and a ``device-removed`` notification makes the
+    live session, if any, close the socket.
+    """
+    now = ctx.clock()
+    async with ctx.db.begin() as conn:
+        row = await device_store.get(conn, account_id, sid)
+        if row is None:
+            raise NotFound(f"No device with SID {sid!r} in this account.")
+        device_id = int(row["id"])
+        failed, requeued = await message_store.release_device(
+            conn, account_id, device_id, sid, error=DEVICE_DELETED, now_ms=now
+        )
+        received, from_phone = await device_store.delete_history(conn, account_id, device_id, sid)
+        await device_store.delete_one(conn, account_id, sid)
+    ctx.bus.publish(bus.DEVICE_REMOVED, str(device_id))
+    if requeued:
+        ctx.bus.publish(bus.WORK, str(account_id))
+    return DeviceRemoved(
+        sid=sid,
+        received=received,
+        mobile_sent=from_phone,
+        failed_queued=failed,
+        requeued=requeued,
+    )

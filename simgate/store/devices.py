@@ -212,60 +212,6 @@ async def received_counts_since(
     return {int(device_id): int(count) for device_id, count in result.all()}
 
 
-async def release_messages(
-    conn: AsyncConnection,
-    account_id: int,
-    device_id: int,
-    sid: str,
-    *,
-    error: str,
-    now_ms: int,
-) -> tuple[int, int]:
-    """Before a device is deleted: fail what only it could send, requeue what it merely holds.
-
-    A message addressed to the device's SID that is still queued or dispatched can never go out
-    any more, so it fails with ``error`` in ``error_api``. A message the device holds without
-    being addressed to it goes back to the queue at once, for another device, instead of
-    waiting for its lease to run out. Both moves are in the state table (queued/dispatched ->
-    failed, dispatched -> queued) and are guarded by the current state. Returns
-    ``(failed, requeued)``.
-    """
-    waiting = [
-        MessageState.SCHEDULED.value,
-        MessageState.QUEUED.value,
-        MessageState.DISPATCHED.value,
-    ]
-    failed = await conn.execute(
-        update(messages)
-        .where(
-            messages.c.account_id == account_id,
-            messages.c.requested_sid == sid,
-            messages.c.state.in_(waiting),
-        )
-        .values(
-            state=MessageState.FAILED.value,
-            error_api=error,
-            lease_until_ms=None,
-            updated_ms=now_ms,
-        )
-    )
-    requeued = await conn.execute(
-        update(messages)
-        .where(
-            messages.c.account_id == account_id,
-            messages.c.device_id == device_id,
-            messages.c.state == MessageState.DISPATCHED.value,
-        )
-        .values(
-            state=MessageState.QUEUED.value,
-            device_id=None,
-            lease_until_ms=None,
-            updated_ms=now_ms,
-        )
-    )
-    return failed.rowcount, requeued.rowcount
-
-
 async def delete_history(
     conn: AsyncConnection, account_id: int, device_id: int, sid: str
 ) -> tuple[int, int]:

@@ -1,7 +1,11 @@
 """Outgoing messages: the queue the dispatcher claims from and the sent log clients read.
 
-Every state change is one UPDATE guarded by the expected current state(s), so two processes
-can never both move the same message (see ``transition``).
+Every state change goes through the transition table of :mod:`simgate.domain.states`: each
+UPDATE here is built by :func:`_move`, which sets the new state and guards the row with
+``state IN sources(new state)`` (narrowed further where the caller knows more). The guard makes
+each move one atomic compare-and-set, so two processes can never both move the same message
+and no caller can write a move the table forbids. A device's report is also guarded by the
+holder (``device_id``), so a device can only settle messages it was handed.
 """
 
 from __future__ import annotations
@@ -9,17 +13,53 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from simgate.domain.states import MessageState
+from simgate.domain.errors import IllegalTransition
+from simgate.domain.outgoing import Outgoing
+from simgate.domain.states import MessageState, sources
 from simgate.store._sql import like_pattern
 from simgate.store.tables import messages, short_links
 
 SCHEDULED = MessageState.SCHEDULED.value
 QUEUED = MessageState.QUEUED.value
 DISPATCHED = MessageState.DISPATCHED.value
+
+
+def _move(
+    to: MessageState,
+    *where: ColumnElement[bool],
+    only_from: Collection[MessageState] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> Update:
+    """The UPDATE that moves the rows matching ``where`` to ``to``: the only way state changes.
+
+    ``only_from`` narrows the table's sources of ``to`` (e.g. a resend starts from failed
+    only); naming a source the table does not allow is a programming error.
+    """
+    allowed = sources(to)
+    if only_from is not None:
+        illegal = set(only_from) - allowed
+        if illegal:
+            names = ", ".join(sorted(state.value for state in illegal))
+            raise IllegalTransition(f"No transition from {names} to {to.value} in the table.")
+        allowed = frozenset(only_from)
+    guard = messages.c.state.in_(sorted(state.value for state in allowed))
+    return update(messages).where(guard, *where).values(state=to.value, **dict(values or {}))
+
+
+def outgoing(row: RowMapping) -> Outgoing:
+    """What a device needs of a claimed message row."""
+    return Outgoing(
+        guid=str(row["guid"]),
+        to=str(row["recipient"]),
+        text=str(row["text"]),
+        sim=None if row["port"] is None else int(row["port"]),
+        channel=row["channel"],
+        parts=int(row["parts"]),
+    )
 
 
 async def insert_many(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -37,20 +77,23 @@ async def transition(
     conn: AsyncConnection,
     account_id: int,
     guid: str,
+    to: MessageState,
     *,
-    from_states: Collection[str],
-    values: Mapping[str, Any],
+    values: Mapping[str, Any] | None = None,
+    only_from: Collection[MessageState] | None = None,
+    holder: int | None = None,
 ) -> RowMapping | None:
-    """Apply ``values`` if the message is still in one of ``from_states``; the new row or None."""
+    """Move one message to ``to`` if the table allows it from its current state.
+
+    With ``holder``, only while that device holds the message. Returns the updated row, or None
+    when the message is not in a state it may move from (or is held by another device): the
+    caller decides whether that is a conflict or a harmless repeat.
+    """
+    where = [messages.c.account_id == account_id, messages.c.guid == guid]
+    if holder is not None:
+        where.append(messages.c.device_id == holder)
     result = await conn.execute(
-        update(messages)
-        .where(
-            messages.c.account_id == account_id,
-            messages.c.guid == guid,
-            messages.c.state.in_(list(from_states)),
-        )
-        .values(**values)
-        .returning(messages)
+        _move(to, *where, only_from=only_from, values=values).returning(messages)
     )
     row: RowMapping | None = result.mappings().first()
     return row
@@ -66,7 +109,7 @@ async def claim(
     now_ms: int,
     lease_until_ms: int,
     limit: int,
-) -> list[RowMapping]:
+) -> list[Outgoing]:
     """Move up to ``limit`` due messages this device may send from queued to dispatched.
 
     On PostgreSQL the inner SELECT skips rows another process is claiming at the same moment.
@@ -78,31 +121,32 @@ async def claim(
             messages.c.state == QUEUED,
             messages.c.not_before_ms <= now_ms,
             or_(messages.c.requested_sid.is_(None), messages.c.requested_sid == device_sid),
-            messages.c.channel.in_(list(channels)),
+            messages.c.channel.in_(sorted(channels)),
         )
         .order_by(messages.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     result = await conn.execute(
-        update(messages)
-        .where(messages.c.id.in_(due.scalar_subquery()), messages.c.state == QUEUED)
-        .values(
-            state=DISPATCHED,
-            device_id=device_id,
-            device_sid=device_sid,
-            dispatched_ms=now_ms,
-            lease_until_ms=lease_until_ms,
-            updated_ms=now_ms,
-        )
-        .returning(messages)
+        _move(
+            MessageState.DISPATCHED,
+            messages.c.id.in_(due.scalar_subquery()),
+            values={
+                "device_id": device_id,
+                "device_sid": device_sid,
+                "dispatched_ms": now_ms,
+                "lease_until_ms": lease_until_ms,
+                "updated_ms": now_ms,
+            },
+        ).returning(messages)
     )
-    return sorted(result.mappings().all(), key=lambda row: int(row["id"]))
+    rows = sorted(result.mappings().all(), key=lambda row: int(row["id"]))
+    return [outgoing(row) for row in rows]
 
 
-async def renew_dispatched(
+async def renew_held(
     conn: AsyncConnection, device_id: int, *, now_ms: int, lease_until_ms: int
-) -> list[RowMapping]:
+) -> list[Outgoing]:
     """The messages a (re)connecting device holds but has not reported, with a fresh lease."""
     result = await conn.execute(
         update(messages)
@@ -110,16 +154,56 @@ async def renew_dispatched(
         .values(lease_until_ms=lease_until_ms, updated_ms=now_ms)
         .returning(messages)
     )
-    return sorted(result.mappings().all(), key=lambda row: int(row["id"]))
+    rows = sorted(result.mappings().all(), key=lambda row: int(row["id"]))
+    return [outgoing(row) for row in rows]
+
+
+async def extend_leases(conn: AsyncConnection, device_id: int, *, lease_until_ms: int) -> int:
+    """Push back the lease of everything a live device holds; how many leases were renewed.
+
+    A phone working through its window slowly (a modem takes seconds per SMS) must not have its
+    messages handed to another phone meanwhile: its session renews them while it is connected.
+    """
+    result = await conn.execute(
+        update(messages)
+        .where(
+            messages.c.device_id == device_id,
+            messages.c.state == DISPATCHED,
+            messages.c.lease_until_ms < lease_until_ms,
+        )
+        .values(lease_until_ms=lease_until_ms)
+    )
+    return int(result.rowcount)
+
+
+async def requeue_held(
+    conn: AsyncConnection, account_id: int, device_id: int, guids: Collection[str], now_ms: int
+) -> int:
+    """Put messages the device holds but never received back in the queue, at once."""
+    if not guids:
+        return 0
+    result = await conn.execute(
+        _move(
+            MessageState.QUEUED,
+            messages.c.account_id == account_id,
+            messages.c.device_id == device_id,
+            messages.c.guid.in_(sorted(guids)),
+            only_from=(MessageState.DISPATCHED,),
+            values={"device_id": None, "lease_until_ms": None, "updated_ms": now_ms},
+        )
+    )
+    return int(result.rowcount)
 
 
 async def requeue_expired(conn: AsyncConnection, now_ms: int) -> list[int]:
     """Return messages whose lease ran out to the queue; the accounts concerned."""
     result = await conn.execute(
-        update(messages)
-        .where(messages.c.state == DISPATCHED, messages.c.lease_until_ms < now_ms)
-        .values(state=QUEUED, device_id=None, lease_until_ms=None, updated_ms=now_ms)
-        .returning(messages.c.account_id)
+        _move(
+            MessageState.QUEUED,
+            messages.c.lease_until_ms < now_ms,
+            only_from=(MessageState.DISPATCHED,),
+            values={"device_id": None, "lease_until_ms": None, "updated_ms": now_ms},
+        ).returning(messages.c.account_id)
     )
     return sorted({int(account_id) for account_id in result.scalars().all()})
 
@@ -127,12 +211,50 @@ async def requeue_expired(conn: AsyncConnection, now_ms: int) -> list[int]:
 async def promote_due(conn: AsyncConnection, now_ms: int) -> list[int]:
     """Queue the scheduled messages whose send time has come; the accounts concerned."""
     result = await conn.execute(
-        update(messages)
-        .where(messages.c.state == SCHEDULED, messages.c.not_before_ms <= now_ms)
-        .values(state=QUEUED, updated_ms=now_ms)
-        .returning(messages.c.account_id)
+        _move(
+            MessageState.QUEUED,
+            messages.c.not_before_ms <= now_ms,
+            only_from=(MessageState.SCHEDULED,),
+            values={"updated_ms": now_ms},
+        ).returning(messages.c.account_id)
     )
     return sorted({int(account_id) for account_id in result.scalars().all()})
+
+
+async def release_device(
+    conn: AsyncConnection,
+    account_id: int,
+    device_id: int,
+    sid: str,
+    *,
+    error: str,
+    now_ms: int,
+) -> tuple[int, int]:
+    """Before a device is deleted: fail what only it could send, requeue what it merely holds.
+
+    A message addressed to the device's SID that has not gone out can never go out any more,
+    so it fails with ``error`` in ``error_api``. A message the device holds without being
+    addressed to it goes back to the queue at once, for another device, instead of waiting for
+    its lease to run out. Returns ``(failed, requeued)``.
+    """
+    failed = await conn.execute(
+        _move(
+            MessageState.FAILED,
+            messages.c.account_id == account_id,
+            messages.c.requested_sid == sid,
+            values={"error_api": error, "lease_until_ms": None, "updated_ms": now_ms},
+        )
+    )
+    requeued = await conn.execute(
+        _move(
+            MessageState.QUEUED,
+            messages.c.account_id == account_id,
+            messages.c.device_id == device_id,
+            only_from=(MessageState.DISPATCHED,),
+            values={"device_id": None, "lease_until_ms": None, "updated_ms": now_ms},
+        )
+    )
+    return int(failed.rowcount), int(requeued.rowcount)
 
 
 async def due_accounts(conn: AsyncConnection, now_ms: int) -> list[int]:

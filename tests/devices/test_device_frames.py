@@ -10,6 +10,9 @@ from tests.conftest import eventually
 from tests.support.handphone import connected
 from tests.support.server import Account, LiveServer, PairedDevice
 
+#: A plausible phone time for report frames (Unix ms).
+AT = 1_767_225_600_000
+
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
 
@@ -84,11 +87,20 @@ class TestReports:
             pushed = await device.next("send")
             assert pushed["guid"] == guid
             for frame_id in ("a", "b"):
-                await device.send({"type": "sent", "id": frame_id, "guid": guid, "sim": 1})
+                await device.send(
+                    {"type": "sent", "id": frame_id, "guid": guid, "sim": 1, "at": AT}
+                )
                 assert await device.next("ack") == {"type": "ack", "id": frame_id}
             # A late failure report for a message already sent does not undo it.
             await device.send(
-                {"type": "failed", "id": "c", "guid": guid, "error": "late", "operator": True}
+                {
+                    "type": "failed",
+                    "id": "c",
+                    "guid": guid,
+                    "error": "late",
+                    "operator": True,
+                    "at": AT,
+                }
             )
             assert await device.next("ack") == {"type": "ack", "id": "c"}
         assert status(http, account, guid) == "sent"
@@ -102,7 +114,7 @@ class TestReports:
         assert status(http, account, guid) == "dispatched"
         async with connected(server, phone.token) as device:
             assert (await device.next("send"))["guid"] == guid
-            await device.send({"type": "sent", "id": "z", "guid": guid})
+            await device.send({"type": "sent", "id": "z", "guid": guid, "at": AT})
             await device.next("ack")
         eventually(lambda: status(http, account, guid) == "sent")
 
@@ -113,6 +125,6 @@ class TestConnection:
     ) -> None:
         async with connected(server, phone.token) as device:
             await device.ws.send("not json")
-            assert (await device.next("error"))["code"] == "malformed_frame"
+            assert (await device.next("error"))["code"] == "invalid_json"
             await device.send({"type": "ping"})
             assert await device.next("pong") == {"type": "pong"}

@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 
 from simgate.domain.errors import StateConflict
 from simgate.domain.guids import new_guid
+from simgate.domain.states import MessageState
 from simgate.store import accounts, devices, inbox, messages
 from simgate.store.database import Database
 from simgate.store.tables import metadata
@@ -127,7 +128,7 @@ class TestClaiming:
                 lease_until_ms=NOW + 1000,
                 limit=10,
             )
-        assert [row["text"] for row in claimed] == ["m0", "m1", "m2", "m3", "m4"]
+        assert [item.text for item in claimed] == ["m0", "m1", "m2", "m3", "m4"]
         assert {row["state"] for row in claimed} == {"dispatched"}
 
     async def test_a_message_for_another_sid_or_channel_is_not_claimed(self, db: Database) -> None:
@@ -177,7 +178,7 @@ class TestClaiming:
                     )
                 if not rows:
                     return got
-                got.extend(str(row["guid"]) for row in rows)
+                got.extend(item.guid for item in rows)
 
         results = await asyncio.gather(
             *(claim_all(device_id, f"{i:016d}") for i, device_id in enumerate(device_ids))
@@ -216,7 +217,7 @@ class TestTenancy:
             await messages.insert_many(conn, [row])
             assert await messages.get(conn, other, str(row["guid"])) is None
             moved = await messages.transition(
-                conn, other, str(row["guid"]), from_states={"queued"}, values={"state": "sent"}
+                conn, other, str(row["guid"]), MessageState.DISPATCHED, values={"device_id": None}
             )
             assert moved is None
             assert await messages.list_log(conn, other) == []
