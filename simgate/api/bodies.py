@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import RowMapping
-
 from simgate.domain import timefmt
 from simgate.domain.states import MessageState
-from simgate.services.messages import SendOutcome
+from simgate.services.inbox import ReceivedSms
+from simgate.services.messages import SendOutcome, SentMessage
 
 
 def _whatsapp(channel: str) -> str:
@@ -48,47 +47,47 @@ def send_result(outcome: SendOutcome, zone: ZoneInfo) -> dict[str, Any]:
     return {"result": result}
 
 
-def received_sms(row: RowMapping, zone: ZoneInfo) -> dict[str, Any]:
-    received = int(row["received_ms"])
-    added = int(row["created_ms"])
+def received_sms(sms: ReceivedSms, zone: ZoneInfo) -> dict[str, Any]:
+    received = sms.received_ms
+    added = sms.created_ms
     return {
-        "id": int(row["id"]),
-        "sIdentifiantPhone": row["device_sid"],
+        "id": sms.id,
+        "sIdentifiantPhone": sms.device_sid,
         "timestamp_unix": timefmt.unix_seconds(received),
-        "message": row["text"],
-        "number": row["number"],
-        "guid": row["guid"],
-        "alias": row["alias"],
+        "message": sms.text,
+        "number": sms.number,
+        "guid": sms.guid,
+        "alias": sms.alias,
         "date": timefmt.date_str(added, zone),
         "hour": timefmt.hour_str(added, zone),
         "time_received": timefmt.datetime_str(received, zone),
-        "read": 1 if row["read"] else 0,
+        "read": 1 if sms.read else 0,
     }
 
 
-def sent_sms(row: RowMapping, zone: ZoneInfo) -> dict[str, Any]:
-    created = int(row["created_ms"])
-    sent_ms = row["sent_ms"]
-    schedule_ms = row["schedule_ms"]
+def sent_sms(message: SentMessage, zone: ZoneInfo) -> dict[str, Any]:
+    created = message.created_ms
+    sent_ms = message.sent_ms
+    schedule_ms = message.schedule_ms
     return {
-        "guid": row["guid"],
-        "recipients": row["recipient"],
-        "message": row["text"],
+        "guid": message.guid,
+        "recipients": message.recipient,
+        "message": message.text,
         "date": timefmt.datetime_str(created, zone),
         "timestamp_unix": timefmt.unix_seconds(created),
-        "status": row["state"],
-        "error_api": row["error_api"],
-        "send_from_mobile": "1" if row["state"] == MessageState.SENT.value else "0",
-        "send_from_mobile_erreur": row["error_mobile"],
-        "send_from_mobile_sIdentifiant": row["device_sid"] or "",
+        "status": message.state,
+        "error_api": message.error_api,
+        "send_from_mobile": "1" if message.state == MessageState.SENT.value else "0",
+        "send_from_mobile_erreur": message.error_mobile,
+        "send_from_mobile_sIdentifiant": message.device_sid or "",
         "send_from_mobile_timestamp": (None if sent_ms is None else timefmt.unix_seconds(sent_ms)),
-        "port": row["port"],
-        "sim": row["sent_sim"],
-        "send_with_whatsapp": _whatsapp(str(row["channel"])),
+        "port": message.port,
+        "sim": message.sent_sim,
+        "send_with_whatsapp": _whatsapp(message.channel),
         "schedule_timestamp": None if schedule_ms is None else timefmt.unix_seconds(schedule_ms),
-        "retries": int(row["retries"]),
-        "parts": int(row["parts"]),
-        "encoding": row["encoding"],
+        "retries": message.retries,
+        "parts": message.parts,
+        "encoding": message.encoding,
     }
 
 

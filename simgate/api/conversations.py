@@ -11,9 +11,9 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from simgate.api.common import Doc, compat_route, json, start
 from simgate.api.frommobile import day_of, descending_of
 from simgate.api.params import Params
+from simgate.api.routing import Doc, compat_route, json, start
 from simgate.domain import timefmt
 from simgate.domain.errors import invalid
 from simgate.services import conversations
@@ -55,7 +55,7 @@ def query_of(params: Params) -> ConversationQuery:
     lines = params.integer("resume_line_how", minimum=1, maximum=conversations.MAX_MESSAGES)
     return ConversationQuery(
         origin=origin_of(params),
-        number=params.text("numero"),
+        number=params.search("numero"),
         start=moment_of(params, "date_from"),
         end=moment_of(params, "date_to"),
         ascending=not descending_of(params, "sort", default=True),

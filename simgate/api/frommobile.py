@@ -8,16 +8,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
-from sqlalchemy.engine import RowMapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from simgate.api.common import Doc, compat_route, json, start
 from simgate.api.params import Params
+from simgate.api.routing import Doc, compat_route, json, start
 from simgate.domain import timefmt
 from simgate.domain.errors import invalid
 from simgate.services import mobile_sent
-from simgate.services.mobile_sent import FromMobileQuery
+from simgate.services.mobile_sent import FromMobileQuery, MobileSentEntry
 
 router = APIRouter(tags=["SMS"])
 
@@ -56,9 +55,9 @@ def query_of(params: Params) -> FromMobileQuery:
         day_to=day_of(params, "date_to"),
         period=params.choice("period", {name: name for name in mobile_sent.PERIODS}),
         sid=params.text("sIdentifiant"),
-        number=params.text("number"),
-        message=params.text("message"),
-        search=params.text("search"),
+        number=params.search("number"),
+        message=params.search("message"),
+        search=params.search("search"),
         sort_by=params.choice("sort_by", {name: name for name in mobile_sent.SORT_BY})
         or mobile_sent.DEFAULT_SORT_BY,
         descending=descending_of(params, "sort_order", default=True),
@@ -67,21 +66,21 @@ def query_of(params: Params) -> FromMobileQuery:
     )
 
 
-def row_shape(row: RowMapping, zone: ZoneInfo) -> dict[str, Any]:
+def entry_shape(entry: MobileSentEntry, zone: ZoneInfo) -> dict[str, Any]:
     return {
-        "sIdentifiant": row["device_sid"],
-        "number": row["number"],
-        "message": row["text"],
-        "mobile_date_ms": int(row["mobile_date_ms"]),
-        "mobile_date_formatted": row["mobile_date_formatted"],
-        "synchro_time": timefmt.datetime_str(int(row["synchro_ms"]), zone),
+        "sIdentifiant": entry.device_sid,
+        "number": entry.number,
+        "message": entry.text,
+        "mobile_date_ms": entry.mobile_date_ms,
+        "mobile_date_formatted": entry.mobile_date_formatted,
+        "synchro_time": timefmt.datetime_str(entry.synchro_ms, zone),
     }
 
 
 async def frommobile(request: Request) -> Response:
     ctx, params, account_id = await start(request)
-    rows = await mobile_sent.list_from_mobile(ctx, account_id, query_of(params))
-    data = [row_shape(row, ctx.settings.zone) for row in rows]
+    found = await mobile_sent.list_from_mobile(ctx, account_id, query_of(params))
+    data = [entry_shape(entry, ctx.settings.zone) for entry in found]
     return json({"success": True, "count": len(data), "data": data})
 
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy.engine import RowMapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from simgate.api import shapes
-from simgate.api.common import Doc, compat_route, json, start
+from simgate.api import bodies
 from simgate.api.params import Params
+from simgate.api.routing import Doc, compat_route, json, start
 from simgate.api.sms import MAX_UNIX, YES
 from simgate.domain import guids
 from simgate.domain.errors import invalid, missing
 from simgate.services import inbox
-from simgate.services.inbox import InboxQuery
+from simgate.services.inbox import InboxQuery, ReceivedSms
 
 router = APIRouter(tags=["SMS"])
 
@@ -29,28 +28,32 @@ def guid_of(params: Params, name: str) -> str:
     return value
 
 
-async def getsms(request: Request) -> Response:
-    ctx, params, account_id = await start(request)
+def inbox_query(params: Params) -> InboxQuery:
     after = params.integer("after_timestamp_unix", minimum=0, maximum=MAX_UNIX)
-    query = InboxQuery(
+    return InboxQuery(
         device_sid=params.text("sIdentifiantPhone"),
         # "After" a UNIX second: the whole of that second is excluded.
         after_ms=None if after is None else after * 1000 + 999,
         only_unread=bool(params.choice("onlyunread", YES)),
     )
-    rows = await inbox.list_received(ctx, account_id, query)
-    return json(shapes.sms_list([shapes.received_sms(row, ctx.settings.zone) for row in rows]))
 
 
-def mutation(row: RowMapping, **changed: Any) -> dict[str, Any]:
+async def getsms(request: Request) -> Response:
+    ctx, params, account_id = await start(request)
+    found = await inbox.list_received(ctx, account_id, inbox_query(params))
+    zone = ctx.settings.zone
+    return json(bodies.sms_list([bodies.received_sms(sms, zone) for sms in found]))
+
+
+def mutation(sms: ReceivedSms, **changed: Any) -> dict[str, Any]:
     """``{"success": true, "guid": ..., <what changed>}``."""
-    return {"success": True, "guid": row["guid"], **changed}
+    return {"success": True, "guid": sms.guid, **changed}
 
 
 async def set_read(request: Request) -> Response:
     ctx, params, account_id = await start(request)
-    row = await inbox.mark_read(ctx, account_id, guid_of(params, "guid_message"))
-    return json(mutation(row, read=1 if row["read"] else 0))
+    sms = await inbox.mark_read(ctx, account_id, guid_of(params, "guid_message"))
+    return json(mutation(sms, read=1 if sms.read else 0))
 
 
 async def update(request: Request) -> Response:
@@ -60,8 +63,8 @@ async def update(request: Request) -> Response:
     alias = params.raw("alias")
     if alias is None:
         raise missing("alias")
-    row = await inbox.set_alias(ctx, account_id, guid, alias)
-    return json(mutation(row, alias=row["alias"]))
+    sms = await inbox.set_alias(ctx, account_id, guid, alias)
+    return json(mutation(sms, alias=sms.alias))
 
 
 compat_route(

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from simgate.api.common import context, json
+from simgate.api.routing import context, json
 from simgate.services import links, sealing
 from simgate.web.sealed import sealed_page
 

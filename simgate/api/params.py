@@ -9,12 +9,14 @@ oversized upload is refused before it is held in memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import AsyncGenerator, Mapping
 from typing import TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartParser
 from starlette.requests import Request
 
 from simgate.domain.errors import InvalidParameter, PayloadTooLarge, invalid, missing
@@ -23,6 +25,27 @@ T = TypeVar("T")
 
 #: Longer digit strings cannot be a count, a SIM port or a UNIX time; they would only overflow.
 MAX_INTEGER_DIGITS = 19
+#: The one spelling of a whole number: ASCII digits with an optional leading minus. Not
+#: ``str.isdigit`` (it accepts "²" and other digits ``int`` refuses), not ``int`` alone (it
+#: accepts "1_000", "+5" and surrounding white space, and is quadratic on huge inputs).
+_INTEGER = re.compile(rf"-?[0-9]{{1,{MAX_INTEGER_DIGITS}}}")
+#: Longest search text (keywords, filters): enough for any real search, and far below what makes
+#: SQLite refuse a LIKE pattern ("LIKE or GLOB pattern too complex") or a scan slow.
+MAX_SEARCH_CHARS = 200
+
+
+def parse_integer(
+    name: str, value: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """``value`` as a whole number within the bounds; anything else is a 400 on ``name``."""
+    if _INTEGER.fullmatch(value) is None:
+        raise invalid(name, f"expected a whole number, got {value[:40]!r}")
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise invalid(name, f"must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise invalid(name, f"must be at most {maximum}")
+    return number
 
 
 class Params:
@@ -71,14 +94,18 @@ class Params:
         value = self.text(name)
         if value is None:
             return None
-        if not value.lstrip("-").isdigit() or len(value) > MAX_INTEGER_DIGITS:
-            raise invalid(name, f"expected a whole number, got {value[:40]!r}")
-        number = int(value)
-        if minimum is not None and number < minimum:
-            raise invalid(name, f"must be at least {minimum}")
-        if maximum is not None and number > maximum:
-            raise invalid(name, f"must be at most {maximum}")
-        return number
+        return parse_integer(name, value, minimum=minimum, maximum=maximum)
+
+    def search(self, name: str) -> str | None:
+        """A search text (a keyword, a filter), trimmed; longer than ``MAX_SEARCH_CHARS`` is a 400.
+
+        The bound keeps the work of one request small: a 100 KB keyword would otherwise become a
+        LIKE pattern that SQLite refuses (a 500) and PostgreSQL scans with at length.
+        """
+        value = self.text(name)
+        if value is not None and len(value) > MAX_SEARCH_CHARS:
+            raise invalid(name, f"at most {MAX_SEARCH_CHARS} characters")
+        return value
 
 
 async def read_params(request: Request, max_bytes: int) -> Params:
@@ -100,9 +127,25 @@ def _query(raw: bytes) -> dict[str, str]:
     return dict(pairs)
 
 
+def declared_too_large(content_length: str | None, max_bytes: int) -> bool:
+    """Whether a ``Content-Length`` header announces more than ``max_bytes``.
+
+    Only a well-formed length counts; anything else is left to the server (which refuses a
+    malformed header) and to the byte count of ``_read_body``.
+    """
+    if content_length is None:
+        return False
+    value = content_length.strip()
+    return _INTEGER.fullmatch(value) is not None and int(value) > max_bytes
+
+
 async def _read_body(request: Request, max_bytes: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    """The whole body, refused with a 413 as soon as it is known to exceed ``max_bytes``.
+
+    The stream is counted as it arrives, so a body without (or with a lying) Content-Length is
+    refused without holding more than ``max_bytes`` of it.
+    """
+    if declared_too_large(request.headers.get("content-length"), max_bytes):
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
     chunks: list[bytes] = []
     size = 0
@@ -111,16 +154,13 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
         chunks.append(chunk)
-    body = b"".join(chunks)
-    # Starlette's form parser reads the cached body instead of the (now consumed) stream.
-    request._body = body
-    return body
+    return b"".join(chunks)
 
 
 async def _body_values(request: Request, body: bytes) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        return await _multipart(request)
+        return await _multipart(request, body)
     if content_type == "application/json" or content_type.endswith("+json"):
         return _json(body)
     if content_type == "application/x-www-form-urlencoded":
@@ -168,9 +208,14 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-async def _multipart(request: Request) -> dict[str, str]:
+async def _replay(body: bytes) -> AsyncGenerator[bytes, None]:
+    """The body already read, as the one-chunk stream a form parser consumes."""
+    yield body
+
+
+async def _multipart(request: Request, body: bytes) -> dict[str, str]:
     try:
-        form = await request.form()
+        form = await MultiPartParser(request.headers, _replay(body)).parse()
     except Exception as exc:  # the multipart parser raises several unrelated types
         raise InvalidParameter("The multipart body could not be read.") from exc
     try:

@@ -1,4 +1,5 @@
-"""What every compatible endpoint shares: registration, context, authentication, JSON."""
+"""Routing and authentication shared by every compatible endpoint: registration (GET and POST,
+with and without the trailing slash), the request context, parameters, the API key, JSON."""
 
 from __future__ import annotations
 

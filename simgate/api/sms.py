@@ -9,17 +9,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
-from sqlalchemy.engine import RowMapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from simgate.api import shapes
-from simgate.api.common import Doc, compat_route, json, start
+from simgate.api import bodies
 from simgate.api.params import Params
+from simgate.api.routing import Doc, compat_route, json, start
 from simgate.domain import guids
 from simgate.domain.errors import invalid, missing
 from simgate.services import messages
-from simgate.services.messages import Channel, DeleteQuery, LogQuery, SendOutcome, SendRequest
+from simgate.services.messages import (
+    Channel,
+    DeleteQuery,
+    LogQuery,
+    SendOutcome,
+    SendRequest,
+    SentMessage,
+)
 
 router = APIRouter(tags=["SMS"])
 
@@ -67,7 +73,7 @@ def send_body(outcome: SendOutcome, zone: ZoneInfo) -> dict[str, Any]:
 
     ``encrypted.key`` is the only copy of the passphrase anywhere: the server keeps none.
     """
-    body = shapes.send_result(outcome, zone)
+    body = bodies.send_result(outcome, zone)
     result: dict[str, Any] = body["result"]
     if outcome.passphrase is not None:
         urls = [item.sealed_url for item in outcome.accepted]
@@ -107,12 +113,12 @@ async def resend(request: Request) -> Response:
     guid = guid_param(params, "guid")
     if guid is None:
         raise missing("guid")
-    row = await messages.resend(ctx, account_id, guid)
+    message = await messages.resend(ctx, account_id, guid)
     return json(
         {
             "success": True,
-            "guid": row["guid"],
-            "status": row["state"],
+            "guid": message.guid,
+            "status": message.state,
             "note": "The message is queued again and goes out with the next available device.",
         }
     )
@@ -133,25 +139,25 @@ def log_query(params: Params) -> LogQuery:
         before_ms=before_ms,
         error_api=bool(params.choice("error_api", ZERO_ONE)),
         error_mobile=bool(params.choice("error_mobile", ZERO_ONE)),
-        keyword=params.text("keyword"),
+        keyword=params.search("keyword"),
         limit=params.integer("limit", minimum=1, maximum=500) or 100,
     )
 
 
-def logged_sms(row: RowMapping, zone: ZoneInfo) -> dict[str, Any]:
-    """A sent-log row: the common shape plus the clicks on its short links."""
+def logged_sms(message: SentMessage, zone: ZoneInfo) -> dict[str, Any]:
+    """A sent-log entry: the common shape plus the clicks on its short links."""
     return {
-        **shapes.sent_sms(row, zone),
-        "shorturl_clicks": int(row["shorturl_clicks"]),
-        "encrypted": "1" if row["encrypted"] else "0",
+        **bodies.sent_sms(message, zone),
+        "shorturl_clicks": message.shorturl_clicks or 0,
+        "encrypted": "1" if message.encrypted else "0",
     }
 
 
 async def sent_log(request: Request) -> Response:
     ctx, params, account_id = await start(request)
-    rows = await messages.sent_log(ctx, account_id, log_query(params))
-    items = [logged_sms(row, ctx.settings.zone) for row in rows]
-    return json(shapes.sms_list(items, empty_code="no_result"))
+    found = await messages.sent_log(ctx, account_id, log_query(params))
+    items = [logged_sms(message, ctx.settings.zone) for message in found]
+    return json(bodies.sms_list(items, empty_code="no_result"))
 
 
 def day_param(params: Params, name: str) -> date | None:

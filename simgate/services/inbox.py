@@ -14,6 +14,7 @@ from sqlalchemy.engine import RowMapping
 from simgate.context import Context
 from simgate.domain import guids
 from simgate.domain.errors import NotFound, SimgateError, invalid
+from simgate.domain.framekeys import frame_key
 from simgate.domain.recipients import normalize_number
 from simgate.services.devices import Device
 from simgate.store import devices as device_store
@@ -52,7 +53,7 @@ async def record_received(ctx: Context, device: Device, sms: Inbound) -> tuple[R
         "created_ms": now,
         "read": False,
         "alias": None,
-        "dedup_key": f"{device.id}:{sms.frame_id}"[:120],
+        "dedup_key": frame_key(device.id, sms.frame_id),
     }
     async with ctx.db.begin() as conn:
         return await inbox_store.insert_once(conn, row)
@@ -71,7 +72,37 @@ class InboxQuery:
     only_unread: bool = False
 
 
-async def list_received(ctx: Context, account_id: int, query: InboxQuery) -> list[RowMapping]:
+@dataclass(frozen=True)
+class ReceivedSms:
+    """One received SMS as adapters read it: ``received_ms`` is the phone's receive time,
+    ``created_ms`` when the server stored it; ``read`` and ``alias`` are the API-side marks."""
+
+    id: int
+    guid: str
+    device_sid: str
+    number: str
+    text: str
+    received_ms: int
+    created_ms: int
+    read: bool
+    alias: str | None
+
+
+def _received_sms(row: RowMapping) -> ReceivedSms:
+    return ReceivedSms(
+        id=int(row["id"]),
+        guid=row["guid"],
+        device_sid=row["device_sid"],
+        number=row["number"],
+        text=row["text"],
+        received_ms=int(row["received_ms"]),
+        created_ms=int(row["created_ms"]),
+        read=bool(row["read"]),
+        alias=row["alias"],
+    )
+
+
+async def list_received(ctx: Context, account_id: int, query: InboxQuery) -> list[ReceivedSms]:
     """The account's received SMS, newest first (by the phone's receive time), capped.
 
     A ``device_sid`` that is not one of this account's devices is a 404, the same answer
@@ -89,10 +120,10 @@ async def list_received(ctx: Context, account_id: int, query: InboxQuery) -> lis
             only_unread=query.only_unread,
             limit=MAX_ROWS,
         )
-    return list(rows)
+    return [_received_sms(row) for row in rows]
 
 
-async def mark_read(ctx: Context, account_id: int, guid: str) -> RowMapping:
+async def mark_read(ctx: Context, account_id: int, guid: str) -> ReceivedSms:
     """Mark one received SMS as read in the API status (the phone's own status is untouched).
 
     Idempotent: marking an SMS that is already read succeeds and changes nothing.
@@ -101,10 +132,10 @@ async def mark_read(ctx: Context, account_id: int, guid: str) -> RowMapping:
         row = await inbox_store.set_fields(conn, account_id, guid, {"read": True})
     if row is None:
         raise NotFound(f"No received SMS with GUID {guid} in this account.")
-    return row
+    return _received_sms(row)
 
 
-async def set_alias(ctx: Context, account_id: int, guid: str, alias: str) -> RowMapping:
+async def set_alias(ctx: Context, account_id: int, guid: str, alias: str) -> ReceivedSms:
     """Set the alias of one received SMS; a blank ``alias`` clears it (stored as null)."""
     cleaned = alias.strip()
     if len(cleaned) > MAX_ALIAS_CHARS:
@@ -113,4 +144,4 @@ async def set_alias(ctx: Context, account_id: int, guid: str, alias: str) -> Row
         row = await inbox_store.set_fields(conn, account_id, guid, {"alias": cleaned or None})
     if row is None:
         raise NotFound(f"No received SMS with GUID {guid} in this account.")
-    return row
+    return _received_sms(row)

@@ -17,7 +17,8 @@ from simgate.domain.errors import NotFound, StateConflict, invalid, missing
 from simgate.domain.recipients import Recipient, parse_recipients
 from simgate.domain.segments import MAX_MESSAGE_CHARS
 from simgate.domain.states import MessageState, check_transition
-from simgate.services import composer, sealing
+from simgate.services import drafts as drafting
+from simgate.services import sealing
 from simgate.services.devices import capabilities_of
 from simgate.store import devices as device_store
 from simgate.store import inbox as inbox_store
@@ -81,6 +82,58 @@ class SendOutcome:
         return [item for item in self.accepted if item.state == MessageState.FAILED.value]
 
 
+@dataclass(frozen=True)
+class SentMessage:
+    """One message of the sent log, as adapters read it (never the database row itself).
+
+    ``shorturl_clicks`` is the total of the message's short links where the read counts them
+    (the sent log), and None where it does not (the answer of a resend).
+    """
+
+    guid: str
+    recipient: str
+    text: str
+    state: str
+    channel: str
+    port: int | None
+    parts: int
+    encoding: str
+    created_ms: int
+    schedule_ms: int | None
+    sent_ms: int | None
+    device_sid: str | None
+    sent_sim: int | None
+    error_api: str
+    error_mobile: str
+    retries: int
+    encrypted: bool
+    shorturl_clicks: int | None = None
+
+
+def _sent_message(row: RowMapping) -> SentMessage:
+    clicks = row.get("shorturl_clicks")
+    return SentMessage(
+        guid=row["guid"],
+        recipient=row["recipient"],
+        text=row["text"],
+        state=row["state"],
+        channel=row["channel"],
+        port=row["port"],
+        parts=int(row["parts"]),
+        encoding=row["encoding"],
+        created_ms=int(row["created_ms"]),
+        schedule_ms=row["schedule_ms"],
+        sent_ms=row["sent_ms"],
+        device_sid=row["device_sid"],
+        sent_sim=row["sent_sim"],
+        error_api=row["error_api"],
+        error_mobile=row["error_mobile"],
+        retries=int(row["retries"]),
+        encrypted=bool(row["encrypted"]),
+        shorturl_clicks=None if clicks is None else int(clicks),
+    )
+
+
 async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutcome:
     """Validate, store one message per recipient, and wake the dispatcher.
 
@@ -115,7 +168,7 @@ async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutco
         ):
             raise NotFound(f"No device with sIdentifiant {request.sid!r} in this account.")
         error = await _channel_error(conn, account_id, request.channel, request.sid)
-        drafts = await composer.compose(
+        drafts = await drafting.compose(
             conn,
             ctx.settings.public_base_url,
             request.message,
@@ -142,8 +195,8 @@ async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutco
             for draft in drafts
         ]
         await message_store.insert_many(conn, rows)
-        await link_store.insert_links(conn, composer.link_rows(drafts, account_id, now))
-        await link_store.insert_sealed(conn, composer.sealed_rows(drafts, account_id, now))
+        await link_store.insert_links(conn, drafting.link_rows(drafts, account_id, now))
+        await link_store.insert_sealed(conn, drafting.sealed_rows(drafts, account_id, now))
     if not error:
         ctx.bus.publish(bus.SCHEDULE if scheduled else bus.WORK, str(account_id))
     accepted = [
@@ -192,7 +245,7 @@ async def _channel_error(
 def _message_row(
     account_id: int,
     request: SendRequest,
-    draft: composer.Draft,
+    draft: drafting.Draft,
     *,
     state: MessageState,
     error: str,
@@ -223,7 +276,7 @@ def _message_row(
     }
 
 
-async def resend(ctx: Context, account_id: int, guid: str) -> RowMapping:
+async def resend(ctx: Context, account_id: int, guid: str) -> SentMessage:
     """Put a failed message back in the queue, its errors cleared, and wake the dispatcher.
 
     Only a ``failed`` message may be resent (409 otherwise): resending a queued or sent one
@@ -246,14 +299,13 @@ async def resend(ctx: Context, account_id: int, guid: str) -> RowMapping:
         if error:
             # Queued again, it would wait forever: say so instead of pretending.
             raise StateConflict(error, status=state.value)
-        check_transition(state, MessageState.QUEUED)
         moved = await message_store.transition(
             conn,
             account_id,
             guid,
-            from_states=(MessageState.FAILED.value,),
+            MessageState.QUEUED,
+            only_from=(MessageState.FAILED,),
             values={
-                "state": MessageState.QUEUED.value,
                 "error_api": "",
                 "error_mobile": "",
                 "retries": 0,
@@ -268,7 +320,7 @@ async def resend(ctx: Context, account_id: int, guid: str) -> RowMapping:
     if moved is None:  # another request resent it between our read and our update
         raise StateConflict("The message changed state meanwhile; it is no longer failed.")
     ctx.bus.publish(bus.WORK, str(account_id))
-    return moved
+    return _sent_message(moved)
 
 
 @dataclass(frozen=True)
@@ -282,10 +334,10 @@ class LogQuery:
     limit: int = 100
 
 
-async def sent_log(ctx: Context, account_id: int, query: LogQuery) -> list[RowMapping]:
+async def sent_log(ctx: Context, account_id: int, query: LogQuery) -> list[SentMessage]:
     """The account's sent messages, newest first, filtered and paged as the query says.
 
-    Each row carries ``shorturl_clicks``. A ``before_guid`` that is not this account's is a
+    Each one carries its ``shorturl_clicks``. A ``before_guid`` that is not this account's is a
     404: a cursor that does not exist cannot say where a page starts.
     """
     async with ctx.db.connect() as conn:
@@ -305,7 +357,7 @@ async def sent_log(ctx: Context, account_id: int, query: LogQuery) -> list[RowMa
             keyword=query.keyword,
             limit=query.limit,
         )
-    return list(rows)
+    return [_sent_message(row) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ the server), whatever filters the caller adds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Final
@@ -18,6 +17,7 @@ from sqlalchemy.engine import RowMapping
 from simgate.context import Context
 from simgate.domain import timefmt
 from simgate.domain.errors import NotFound, SimgateError, invalid
+from simgate.domain.framekeys import frame_key
 from simgate.domain.recipients import normalize_number
 from simgate.services.devices import Device
 from simgate.services.inbox import sender_number
@@ -74,7 +74,7 @@ async def record(ctx: Context, device: Device, sms: MobileSent) -> tuple[RowMapp
         "mobile_date_ms": sms.at_ms,
         "mobile_date_formatted": formatted,
         "synchro_ms": ctx.clock(),
-        "dedup_key": f"{device.id}:{sms.frame_id}"[:120],
+        "dedup_key": frame_key(device.id, sms.frame_id),
     }
     async with ctx.db.begin() as conn:
         return await mobile_sent_store.insert_once(conn, row)
@@ -95,6 +95,31 @@ class FromMobileQuery:
     sort_by: str = DEFAULT_SORT_BY
     descending: bool = True
     limit: int = DEFAULT_LIMIT
+
+
+@dataclass(frozen=True)
+class MobileSentEntry:
+    """One SMS of the from-mobile log as adapters read it: ``mobile_date_ms`` is when the phone
+    sent it, ``mobile_date_formatted`` the phone's own rendering of it, ``synchro_ms`` when it
+    reached the server."""
+
+    device_sid: str
+    number: str
+    text: str
+    mobile_date_ms: int
+    mobile_date_formatted: str
+    synchro_ms: int
+
+
+def _entry(row: RowMapping) -> MobileSentEntry:
+    return MobileSentEntry(
+        device_sid=row["device_sid"],
+        number=row["number"],
+        text=row["text"],
+        mobile_date_ms=int(row["mobile_date_ms"]),
+        mobile_date_formatted=row["mobile_date_formatted"],
+        synchro_ms=int(row["synchro_ms"]),
+    )
 
 
 def midnight_ms(day: date, zone: tzinfo) -> int:
@@ -151,13 +176,13 @@ def _number_filters(number: str | None, region: str) -> tuple[str | None, str | 
         return None, number.strip()
 
 
-def _matches(row: RowMapping, needle: str, zone: tzinfo) -> bool:
-    synchro_time = timefmt.datetime_str(int(row["synchro_ms"]), zone)
+def _matches(entry: MobileSentEntry, needle: str, zone: tzinfo) -> bool:
+    synchro_time = timefmt.datetime_str(entry.synchro_ms, zone)
     haystack = (
-        str(row["device_sid"]),
-        str(row["number"]),
-        str(row["text"]),
-        str(row["mobile_date_formatted"]),
+        entry.device_sid,
+        entry.number,
+        entry.text,
+        entry.mobile_date_formatted,
         synchro_time,
     )
     return any(needle in field.casefold() for field in haystack)
@@ -165,7 +190,7 @@ def _matches(row: RowMapping, needle: str, zone: tzinfo) -> bool:
 
 async def list_from_mobile(
     ctx: Context, account_id: int, query: FromMobileQuery
-) -> Sequence[RowMapping]:
+) -> list[MobileSentEntry]:
     """The account's phone-typed SMS of the last 7 days, filtered, sorted and capped.
 
     ``search`` also looks at ``synchro_time`` as the client sees it (formatted in the configured
@@ -197,7 +222,8 @@ async def list_from_mobile(
             descending=query.descending,
             limit=None if query.search is not None else query.limit,
         )
+    entries = [_entry(row) for row in rows]
     if query.search is None:
-        return rows
+        return entries
     needle = query.search.casefold()
-    return [row for row in rows if _matches(row, needle, zone)][: query.limit]
+    return [entry for entry in entries if _matches(entry, needle, zone)][: query.limit]
