@@ -3,7 +3,13 @@
 Every error body has the same shape, ``{"success": false, "error": <code>, "message": <text>}``;
 ``/sendsms/`` adds ``result: {"error": <code>, "sent": "0"}`` because its clients read ``result``.
 Nothing a client sends may produce a traceback: unexpected exceptions are logged and answered
-with a generic 500 in the same shape.
+with a generic 500 in the same shape, by ``CatchUnexpected``.
+
+Why a middleware and not a handler for ``Exception``: Starlette runs such a handler inside its
+outermost ``ServerErrorMiddleware``, which sends the answer and then *re-raises*, so uvicorn
+closes the connection and a keep-alive client pays a new connection (and sees a reset if it had
+pipelined a request). ``CatchUnexpected`` sits inside that middleware and answers without
+re-raising: the connection stays usable.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simgate.api.jsonresponse import JsonResponse
 from simgate.domain.errors import RateLimited, SimgateError
@@ -46,13 +53,13 @@ def error_response(request: Request, exc: SimgateError) -> Response:
 
 async def _simgate_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, SimgateError):  # registered for SimgateError only
-        return await _unexpected(request, exc)
+        return _unexpected(request, exc)
     return error_response(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):  # registered for HTTPException only
-        return await _unexpected(request, exc)
+        return _unexpected(request, exc)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
     return JsonResponse(
         error_body(request, code, message, {}),
@@ -68,7 +75,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
+def _unexpected(request: Request, exc: Exception) -> Response:
+    """Log ``exc`` once (the path only: a query string may hold an API key) and answer 500."""
     log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
     return JsonResponse(
         error_body(request, "internal_error", "Something went wrong on the server.", {}),
@@ -76,8 +84,40 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+class CatchUnexpected:
+    """Pure ASGI middleware: an exception no handler answered becomes the documented 500.
+
+    It is not re-raised, so the server keeps the connection open. When the response had already
+    started, only half of it went out: the exception is logged and the app returns, and the
+    server closes that connection, since its response can never be completed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:  # the last place that can answer for the app
+            response = _unexpected(Request(scope), exc)
+            if not started:
+                await response(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SimgateError, _simgate_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # Innermost of the user middleware stack at this point: later ones wrap it and see a 500.
+    app.add_middleware(CatchUnexpected)
