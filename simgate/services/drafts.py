@@ -2,7 +2,12 @@
 
 Composition happens before a message is stored, so the stored text, its SMS parts and what the
 radio sends are one and the same thing. Each recipient gets their own codes (one short link per
-URL per message, one sealed copy per message), so clicks and reads can be told apart.
+distinct URL per message, one sealed copy per message), so clicks and reads can be told apart.
+
+Short links are bounded, so that one request cannot hold the database's write lock for long: at
+most ``MAX_LINKS_PER_MESSAGE`` distinct URLs per message and ``MAX_LINKS_PER_REQUEST`` links in
+all (distinct URLs times recipients). Past either bound the send is refused on ``shorturl``
+rather than shortened in part: a message whose links are only half counted would mislead.
 """
 
 from __future__ import annotations
@@ -16,6 +21,13 @@ from simgate.domain import guids
 from simgate.domain.errors import invalid
 from simgate.domain.segments import MAX_PARTS, SegmentInfo, count_segments
 from simgate.services import links, sealing
+
+#: Distinct URLs one message may have shortened: far more than an SMS carries in practice, yet
+#: enough for a long text of links that only fits in 30 parts once they are shortened.
+MAX_LINKS_PER_MESSAGE = 20
+#: Short links one request may create: 1000 recipients with 5 links each, a send of about half a
+#: second on SQLite (10 000 links would hold the write lock for a second or more).
+MAX_LINKS_PER_REQUEST = 5000
 
 #: The SMS an encrypted message becomes; the text itself only exists in the recipient's browser.
 SEALED_NOTICE = (
@@ -58,7 +70,7 @@ async def compose(
         # With encryption the URLs stay inside the ciphertext: a short link would store them
         # in clear, which sealing promises never to do.
         return await _sealed(conn, base_url, text, recipients, key)
-    per_message = links.count_urls(text) if shorturl else 0
+    per_message = check_link_budget(text, len(recipients)) if shorturl else 0
     if per_message == 0:
         segments = segments_of(text)
         return [Draft(guids.new_guid(), recipient, text, segments) for recipient in recipients]
@@ -83,6 +95,24 @@ async def compose(
             )
         )
     return drafts
+
+
+def check_link_budget(text: str, recipients: int) -> int:
+    """The distinct URLs of ``text`` to shorten; a 400 on ``shorturl`` past either bound."""
+    per_message = links.count_distinct_urls(text)
+    if per_message > MAX_LINKS_PER_MESSAGE:
+        raise invalid(
+            "shorturl",
+            f"at most {MAX_LINKS_PER_MESSAGE} different links per message can be shortened; "
+            f"this message has {per_message}",
+        )
+    if per_message * recipients > MAX_LINKS_PER_REQUEST:
+        raise invalid(
+            "shorturl",
+            f"at most {MAX_LINKS_PER_REQUEST} short links per request "
+            f"({per_message} links x {recipients} recipients); send to fewer recipients at once",
+        )
+    return per_message
 
 
 async def _sealed(

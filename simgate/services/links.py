@@ -1,8 +1,9 @@
 """Short links: the URLs of a message rewritten to ``<public_base_url>/s/<code>``, clicks counted.
 
 The rewriting happens before the message is stored, so the stored text, its segment count and
-what the radio sends are one and the same thing. Each URL of each message gets its own code
-(one row per URL per message): clicks can then be told apart per recipient.
+what the radio sends are one and the same thing. Each distinct URL of each message gets its own
+code (one row per URL per message; the same URL twice in a text shares its code): clicks can
+then be told apart per recipient.
 """
 
 from __future__ import annotations
@@ -63,19 +64,26 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def count_urls(text: str) -> int:
-    return len(url_spans(text))
+def count_distinct_urls(text: str) -> int:
+    """How many different URLs ``text`` holds: the codes ``rewrite`` takes for it."""
+    return len({text[start:end] for start, end in url_spans(text)})
 
 
 def rewrite(text: str, base_url: str, codes: Iterator[str]) -> Rewritten:
-    """Replace each URL of ``text`` by ``<base_url>/s/<code>``, taking codes from ``codes``."""
+    """Replace each URL of ``text`` by ``<base_url>/s/<code>``, taking codes from ``codes``.
+
+    A URL that appears twice gets the same code both times: one link, one click count.
+    """
     parts: list[str] = []
     links: list[tuple[str, str]] = []
+    code_of: dict[str, str] = {}
     position = 0
     for start, end in url_spans(text):
-        code = next(codes)
-        links.append((code, text[start:end]))
-        parts += [text[position:start], f"{base_url}/s/{code}"]
+        url = text[start:end]
+        if url not in code_of:
+            code_of[url] = next(codes)
+            links.append((code_of[url], url))
+        parts += [text[position:start], f"{base_url}/s/{code_of[url]}"]
         position = end
     parts.append(text[position:])
     return Rewritten(text="".join(parts), links=links)
