@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -152,3 +153,47 @@ class TestShortLinks:
         assert len(result["ids"]) == 1000
         rows = sent_log(http, account, limit="500")
         assert len({row["message"] for row in rows}) == 500  # a code of its own for each
+
+
+class TestMultipartBodies:
+    """Multipart forms are parsed from the bytes already counted (no private request state)."""
+
+    def test_a_chunked_multipart_body_over_the_limit_is_a_413(
+        self, http: httpx.Client, account: Account
+    ) -> None:
+        boundary = "simgate-test-boundary"
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="message"\r\n\r\n'.encode()
+
+        def chunks() -> Iterator[bytes]:
+            yield head
+            for _ in range(3):
+                yield b"a" * (1024 * 1024)
+
+        response = http.post(
+            f"/sendsms/?apikey={account.api_key}&recipients={NUMBER}",
+            content=chunks(),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        send_refused(response, 413, "payload_too_large")
+        assert sent_log(http, account) == []
+
+    def test_fields_and_files_of_a_multipart_form(
+        self, http: httpx.Client, account: Account
+    ) -> None:
+        response = http.post(
+            "/sendsms/",
+            data={"apikey": account.api_key, "recipients": NUMBER, "message": "été ✓"},
+            files={"attachment": ("note.txt", b"\x00\xff ignored")},
+        )
+        accepted(response)
+        assert sent_log(http, account)[0]["message"] == "été ✓"
+
+    def test_a_multipart_body_without_its_boundary_is_a_400(
+        self, http: httpx.Client, account: Account
+    ) -> None:
+        response = http.post(
+            f"/sendsms/?apikey={account.api_key}",
+            content=b"--nope\r\nnot a form at all",
+            headers={"Content-Type": "multipart/form-data"},
+        )
+        send_refused(response, 400, "invalid_parameter")

@@ -3,7 +3,7 @@ the query string, and the keep-alive connection it came on stays open for the ne
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -24,11 +24,11 @@ async def broken(request: Request) -> Response:
 
 
 async def broken_midway(request: Request) -> Response:
-    async def body() -> Iterator[bytes]:  # type: ignore[misc]
+    async def body() -> AsyncIterator[bytes]:
         yield b"the start of an answer"
         raise RuntimeError("a bug after the answer started")
 
-    return StreamingResponse(body())  # type: ignore[arg-type]
+    return StreamingResponse(body())
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from simgate.api.params import (
     parse_integer,
 )
 from simgate.domain.errors import InvalidParameter, MissingParameter
+from simgate.services.messages import DeleteQuery, LogQuery
 
 #: What a 400 is made of; anything else raised by a parser is a 500.
 CLEAN = (InvalidParameter, MissingParameter)
@@ -196,13 +197,13 @@ class TestSendingParsers:
     @example(Params({"keyword": "%" * 100_000}))
     def test_log_query(self, params: Params) -> None:
         parsed = value_or_400(lambda: sms.log_query(params))
-        if isinstance(parsed, sms.LogQuery) and parsed.keyword is not None:
+        if isinstance(parsed, LogQuery) and parsed.keyword is not None:
             assert len(parsed.keyword) <= MAX_SEARCH_CHARS
 
     @given(params_of(DELETE))
     def test_delete_query_never_selects_nothing(self, params: Params) -> None:
         parsed = value_or_400(lambda: sms.delete_query(params))
-        if isinstance(parsed, sms.DeleteQuery):
+        if isinstance(parsed, DeleteQuery):
             assert parsed.guid is not None or parsed.first_day is not None
 
 
