@@ -6,6 +6,7 @@ point and passed down, so tests build it explicitly and never leak state between
 
 from __future__ import annotations
 
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
@@ -34,9 +35,23 @@ class Settings(BaseSettings):
     # A message handed to a device and not confirmed within this many seconds goes back to the
     # queue so another eligible device (or the same one, reconnected) can take it.
     lease_seconds: int = Field(default=600, ge=5)
+    # Most messages one device holds at once (handed to it, not yet reported): a report frees a
+    # slot, so a burst spreads over the connected devices and a slow phone is never handed more
+    # than it can send before its leases, renewed while it is connected, would matter.
+    device_window: int = Field(default=16, ge=1, le=1000)
     # Requests larger than this are refused before they are read into memory.
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_recipients: int = Field(default=1000, ge=1)
+    # Argon2id cost of account passwords. "production" is argon2-cffi's default, RFC 9106's
+    # low-memory profile (3 passes over 64 MiB, 4 lanes). "test" is a one-pass hash over 64 KiB,
+    # for test suites that create hundreds of accounts; never use it for a real deployment.
+    password_hash_cost: Literal["production", "test"] = "production"  # noqa: S105 - a cost level
+    # A connection must deliver a complete request head (request line and headers) within this
+    # many seconds of opening, or of the end of its previous response, or it is closed: idle and
+    # slow-header ("slowloris") connections cannot pile up.
+    request_head_timeout_seconds: float = Field(default=15.0, ge=0.1, le=300)
+    # An idle keep-alive connection is closed this many seconds after its last response.
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1, le=300)
 
     @field_validator("default_region")
     @classmethod

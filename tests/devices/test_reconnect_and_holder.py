@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 from websockets.exceptions import ConnectionClosed
 
 from simgate.protocol import CLOSE_REPLACED
@@ -105,3 +106,32 @@ class TestHolder:
                 await device.send({"type": "sent", "id": "x", "guid": guid, "at": AT})
                 await device.next("ack")
             assert await status(server, account, guid) == "dispatched"
+
+
+class TestDropping:
+    async def test_a_phone_dropping_off_mid_frame_is_not_logged_as_an_error(
+        self, server: LiveServer, account: Account, phone: PairedDevice
+    ) -> None:
+        """The phone sends a frame and loses its network before the ack: everyday life for a
+        phone, so no error and no traceback in the server's log, and the SMS is stored."""
+        with capture_logs() as logs:
+            async with connected(server, phone.token) as device:
+                await device.send(
+                    {
+                        "type": "received",
+                        "id": "r",
+                        "number": "+32470123456",
+                        "text": "hi",
+                        "at": AT,
+                    }
+                )
+                device.ws.transport.abort()
+            dispatcher = server.app.state.dispatcher
+            deadline = asyncio.get_running_loop().time() + 5
+            while dispatcher.connected(account.id):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.02)
+        assert [entry for entry in logs if entry["log_level"] in ("error", "critical")] == []
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            response = await client.get("/getsms/", params={"apikey": account.api_key})
+        assert [sms["message"] for sms in response.json()["result"]["sms"]] == ["hi"]
