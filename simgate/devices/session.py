@@ -355,9 +355,11 @@ class DeviceSession:
         its leases renewed, for as long as the kernel keeps a dead TCP connection.
         """
         settings = self._ctx.settings
+        # A device only has to answer pings: give it two of them before calling it gone.
+        allowed = max(settings.device_online_seconds, 2 * settings.heartbeat_seconds)
         while True:
             await asyncio.sleep(settings.heartbeat_seconds)
-            if self._silent_for() > settings.device_online_seconds:
+            if self._silent_for() > allowed:
                 self.log.info("device_silent", seconds=round(self._silent_for()))
                 self._become(SessionState.CLOSING)
                 await self._close(CLOSE_HEARTBEAT_TIMEOUT, "no frame from the device")
