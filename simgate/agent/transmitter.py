@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from simgate.agent.connection import Connection
-from simgate.agent.drivers.base import Driver, OutgoingSms, SendOutcome
+from simgate.agent.drivers.base import Driver, OutgoingSms, RadioOutcome
 from simgate.agent.outbox import Outbox
 from simgate.protocol import AcceptedFrame, SendFrame
 
@@ -93,10 +93,10 @@ class Transmitter:
 
     async def _transmit(self, request: SendFrame) -> None:
         refusal = self._refusal(request)
-        outcome: SendOutcome
+        outcome: RadioOutcome
         if refusal is not None:
             log.warning("cannot send %s: %s", request.guid, refusal)
-            outcome = SendOutcome.failure(refusal, operator=False)
+            outcome = RadioOutcome.failure(refusal, operator=False)
         else:
             try:
                 await self._outbox.commit()  # the GUID is on disk as "sending" before the radio
@@ -115,7 +115,7 @@ class Transmitter:
                 outcome = await self._driver.send(message)
             except Exception as exc:
                 log.exception("the %s driver failed to send %s", self._driver.name, request.guid)
-                outcome = SendOutcome.failure(
+                outcome = RadioOutcome.failure(
                     f"{self._driver.name} driver error: {exc}", operator=False
                 )
         self._outbox.finish(

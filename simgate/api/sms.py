@@ -16,10 +16,10 @@ from simgate.api import bodies
 from simgate.api.params import Params
 from simgate.api.routing import Doc, compat_route, json, start
 from simgate.domain import guids
+from simgate.domain.channels import Channel
 from simgate.domain.errors import invalid, missing
 from simgate.services import messages
 from simgate.services.messages import (
-    Channel,
     DeleteQuery,
     LogQuery,
     SendOutcome,

@@ -14,9 +14,10 @@ from typing import Final, Literal, TypeAlias
 from sqlalchemy.engine import RowMapping
 
 from simgate.context import Context
+from simgate.domain import timefmt
 from simgate.domain.errors import invalid
 from simgate.services.inbox import sender_number
-from simgate.services.mobile_sent import midnight_ms, next_day
+from simgate.services.mobile_sent import next_day
 from simgate.store import conversations as conversation_store
 
 Origin: TypeAlias = conversation_store.Origin
@@ -64,14 +65,14 @@ class Conversation:
 def _start_ms(value: date | datetime, zone: tzinfo) -> int:
     if isinstance(value, datetime):
         return int(value.replace(tzinfo=zone).timestamp() * 1000)
-    return midnight_ms(value, zone)
+    return timefmt.midnight_ms(value, zone)
 
 
 def _end_ms(value: date | datetime, zone: tzinfo) -> int:
     """The first millisecond after ``value``: a day ends at midnight, a date-time a second on."""
     if isinstance(value, datetime):
         return int(value.replace(tzinfo=zone).timestamp() * 1000) + 1000
-    return midnight_ms(next_day(value, "date_to"), zone)
+    return timefmt.midnight_ms(next_day(value, "date_to"), zone)
 
 
 def _range(query: ConversationQuery, zone: tzinfo) -> tuple[int | None, int | None]:

@@ -38,8 +38,17 @@ def sender_number(raw: str, default_region: str) -> str:
         return raw.strip()
 
 
-async def record_received(ctx: Context, device: Device, sms: Inbound) -> tuple[RowMapping, bool]:
-    """Store an SMS the device received; a resent frame returns the stored row, ``False``."""
+@dataclass(frozen=True)
+class Recorded:
+    """What storing a device's frame did: the stored item's GUID (or id), and whether the frame
+    was new (False: a resend of a frame already stored, which changes nothing)."""
+
+    key: str
+    new: bool
+
+
+async def record_received(ctx: Context, device: Device, sms: Inbound) -> Recorded:
+    """Store an SMS the device received, once per frame id."""
     now = ctx.clock()
     row = {
         "guid": guids.new_guid(),
@@ -56,7 +65,8 @@ async def record_received(ctx: Context, device: Device, sms: Inbound) -> tuple[R
         "dedup_key": frame_key(device.id, sms.frame_id),
     }
     async with ctx.db.begin() as conn:
-        return await inbox_store.insert_once(conn, row)
+        stored, new = await inbox_store.insert_once(conn, row)
+    return Recorded(key=str(stored["guid"]), new=new)
 
 
 #: ``/getsms/`` answers at most this many rows (the newest); see docs/api-receiving.md.

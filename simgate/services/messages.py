@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate import bus
 from simgate.context import Context
+from simgate.domain import timefmt
+from simgate.domain.channels import Channel
 from simgate.domain.errors import NotFound, StateConflict, invalid, missing
 from simgate.domain.recipients import Recipient, parse_recipients
 from simgate.domain.segments import MAX_MESSAGE_CHARS
@@ -24,8 +25,6 @@ from simgate.store import devices as device_store
 from simgate.store import inbox as inbox_store
 from simgate.store import links as link_store
 from simgate.store import messages as message_store
-
-Channel = Literal["sms", "whatsapp", "both"]
 
 WHATSAPP_CAPABILITY = "whatsapp"
 
@@ -379,10 +378,6 @@ class Deleted:
         return self.sent + self.received
 
 
-def _midnight_ms(day: date, zone: ZoneInfo) -> int:
-    return int(datetime.combine(day, time.min, tzinfo=zone).timestamp() * 1000)
-
-
 async def delete_logged(ctx: Context, account_id: int, query: DeleteQuery) -> Deleted:
     """Delete sent and received SMS from the server log (never from the phones).
 
@@ -395,8 +390,8 @@ async def delete_logged(ctx: Context, account_id: int, query: DeleteQuery) -> De
     from_ms = to_ms = None
     if query.first_day is not None:
         last = query.last_day or query.first_day
-        from_ms = _midnight_ms(query.first_day, ctx.settings.zone)
-        to_ms = _midnight_ms(last + timedelta(days=1), ctx.settings.zone)
+        from_ms = timefmt.midnight_ms(query.first_day, ctx.settings.zone)
+        to_ms = timefmt.midnight_ms(last + timedelta(days=1), ctx.settings.zone)
     async with ctx.db.begin() as conn:
         sent = await message_store.delete_log(
             conn, account_id, guid=query.guid, from_ms=from_ms, to_ms=to_ms

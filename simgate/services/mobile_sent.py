@@ -9,7 +9,7 @@ the server), whatever filters the caller adds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, timedelta, tzinfo
 from typing import Final
 
 from sqlalchemy.engine import RowMapping
@@ -20,7 +20,7 @@ from simgate.domain.errors import NotFound, SimgateError, invalid
 from simgate.domain.framekeys import frame_key
 from simgate.domain.recipients import normalize_number
 from simgate.services.devices import Device
-from simgate.services.inbox import sender_number
+from simgate.services.inbox import Recorded, sender_number
 from simgate.store import devices as device_store
 from simgate.store import mobile_sent as mobile_sent_store
 from simgate.store.mobile_sent import Filters, SortField
@@ -57,8 +57,8 @@ class MobileSent:
     formatted: str
 
 
-async def record(ctx: Context, device: Device, sms: MobileSent) -> tuple[RowMapping, bool]:
-    """Store a reported SMS; a resent frame returns the stored row and ``False``.
+async def record(ctx: Context, device: Device, sms: MobileSent) -> Recorded:
+    """Store a reported SMS, once per frame id.
 
     ``formatted`` is the phone's own rendering of its local time and is kept as sent; a device
     that does not send one gets ``at_ms`` rendered in the server's zone instead, so the field
@@ -77,7 +77,8 @@ async def record(ctx: Context, device: Device, sms: MobileSent) -> tuple[RowMapp
         "dedup_key": frame_key(device.id, sms.frame_id),
     }
     async with ctx.db.begin() as conn:
-        return await mobile_sent_store.insert_once(conn, row)
+        stored, new = await mobile_sent_store.insert_once(conn, row)
+    return Recorded(key=str(stored["id"]), new=new)
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,6 @@ def _entry(row: RowMapping) -> MobileSentEntry:
     )
 
 
-def midnight_ms(day: date, zone: tzinfo) -> int:
-    """The first millisecond of ``day`` in ``zone`` (UTC ms), DST transitions included."""
-    return int(datetime.combine(day, time(), tzinfo=zone).timestamp() * 1000)
-
-
 def next_day(day: date, parameter: str) -> date:
     """The day after ``day``; 9999-12-31 has none and is refused as out of range."""
     try:
@@ -137,10 +133,18 @@ def next_day(day: date, parameter: str) -> date:
 
 def _period_range(period: str, now: int, zone: tzinfo) -> tuple[int, int | None]:
     today = timefmt.local(now, zone).date()
+
+    def midnight(day: date) -> int:
+        return timefmt.midnight_ms(day, zone)
+
     if period == "today":
-        return midnight_ms(today, zone), midnight_ms(next_day(today, "period"), zone)
+        return timefmt.midnight_ms(today, zone), timefmt.midnight_ms(
+            next_day(today, "period"), zone
+        )
     if period == "yesterday":
-        return midnight_ms(today - timedelta(days=1), zone), midnight_ms(today, zone)
+        return timefmt.midnight_ms(today - timedelta(days=1), zone), timefmt.midnight_ms(
+            today, zone
+        )
     hours = {"last_24h": 24, "last_3days": 72, "last_7days": 168}[period]
     return now - hours * 3600 * 1000, None
 
@@ -152,12 +156,12 @@ def _mobile_range(query: FromMobileQuery, now: int, zone: tzinfo) -> tuple[int |
     starts: list[int] = []
     ends: list[int] = []
     if query.day is not None:
-        starts.append(midnight_ms(query.day, zone))
-        ends.append(midnight_ms(next_day(query.day, "date"), zone))
+        starts.append(timefmt.midnight_ms(query.day, zone))
+        ends.append(timefmt.midnight_ms(next_day(query.day, "date"), zone))
     if query.day_from is not None:
-        starts.append(midnight_ms(query.day_from, zone))
+        starts.append(timefmt.midnight_ms(query.day_from, zone))
     if query.day_to is not None:
-        ends.append(midnight_ms(next_day(query.day_to, "date_to"), zone))
+        ends.append(timefmt.midnight_ms(next_day(query.day_to, "date_to"), zone))
     if query.period is not None:
         start, end = _period_range(query.period, now, zone)
         starts.append(start)

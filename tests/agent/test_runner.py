@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from simgate.agent.drivers.base import Driver, DriverEvent, OutgoingSms, SendOutcome
+from simgate.agent.drivers.base import Driver, DriverEvent, OutgoingSms, RadioOutcome
 from simgate.agent.outbox import UNKNOWN_OUTCOME_ERROR
 from simgate.agent.runner import AgentAuthError, ReconnectPolicy, _Backoff
 from simgate.protocol import format_phone_time
@@ -376,12 +376,12 @@ class GatedDriver(Driver):
         self.started = asyncio.Event()
         self.transmitted: list[str] = []
 
-    async def send(self, message: OutgoingSms) -> SendOutcome:
+    async def send(self, message: OutgoingSms) -> RadioOutcome:
         if message.guid == self.slow_guid:
             self.started.set()
             await self.release.wait()
         self.transmitted.append(message.guid)
-        return SendOutcome.success(message.sim)
+        return RadioOutcome.success(message.sim)
 
     async def events(self) -> AsyncIterator[DriverEvent]:
         quiet: asyncio.Queue[DriverEvent] = asyncio.Queue()  # this phone never hears anything

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from simgate.agent.drivers.base import InboundSms, MobileSentSms, OutgoingSms, StatusUpdate
+from simgate.agent.drivers.base import InboundSms, OutgoingSms, OwnerSentSms, StatusUpdate
 from simgate.agent.drivers.simulator import SIMULATED_OPERATOR_ERROR, SimulatorDriver
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(20)]
@@ -74,7 +74,7 @@ async def test_injected_events_come_out_in_order() -> None:
     )
     assert isinstance(got[1], InboundSms)
     assert got[1].number == "+155501002"
-    assert got[2] == MobileSentSms(number="+1", text="typed", at_ms=5)
+    assert got[2] == OwnerSentSms(number="+1", text="typed", at_ms=5)
     assert got[3] == StatusUpdate(battery=50, signal=None)
     assert await driver.read_status() == StatusUpdate(battery=50, signal=None)
 

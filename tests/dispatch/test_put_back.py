@@ -74,8 +74,7 @@ async def test_an_interrupted_delivery_puts_its_messages_back_in_the_queue(
             [row] = await messages.sent_log(
                 ctx, account.account_id, messages.LogQuery(guid=accepted.guid)
             )
-            state = row.state if hasattr(row, "state") else row["state"]
-            assert state == "queued"
+            assert row.state == "queued"
     finally:
         await dispatcher.close()
         await ctx.db.dispose()

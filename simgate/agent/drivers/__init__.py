@@ -9,9 +9,9 @@ from simgate.agent.drivers.base import (
     Driver,
     DriverEvent,
     InboundSms,
-    MobileSentSms,
     OutgoingSms,
-    SendOutcome,
+    OwnerSentSms,
+    RadioOutcome,
     StatusUpdate,
 )
 
@@ -20,9 +20,9 @@ __all__ = [
     "Driver",
     "DriverEvent",
     "InboundSms",
-    "MobileSentSms",
     "OutgoingSms",
-    "SendOutcome",
+    "OwnerSentSms",
+    "RadioOutcome",
     "StatusUpdate",
 ]
 

@@ -20,9 +20,9 @@ __all__ = [
     "Driver",
     "DriverEvent",
     "InboundSms",
-    "MobileSentSms",
     "OutgoingSms",
-    "SendOutcome",
+    "OwnerSentSms",
+    "RadioOutcome",
     "StatusUpdate",
 ]
 
@@ -44,7 +44,7 @@ class OutgoingSms:
 
 
 @dataclass(frozen=True, slots=True)
-class SendOutcome:
+class RadioOutcome:
     """What happened to one :class:`OutgoingSms`.
 
     ``operator`` marks a refusal by the operator or the network (no credit, congestion, barred
@@ -59,12 +59,12 @@ class SendOutcome:
     at_ms: int | None = None
 
     @classmethod
-    def success(cls, sim: int | None, *, at_ms: int | None = None) -> SendOutcome:
+    def success(cls, sim: int | None, *, at_ms: int | None = None) -> RadioOutcome:
         """The radio transmitted the message on ``sim``."""
         return cls(ok=True, sim=sim, at_ms=at_ms)
 
     @classmethod
-    def failure(cls, error: str, *, operator: bool, at_ms: int | None = None) -> SendOutcome:
+    def failure(cls, error: str, *, operator: bool, at_ms: int | None = None) -> RadioOutcome:
         """The message was not sent; ``error`` is shown to a person as is."""
         return cls(ok=False, error=error, operator=operator, at_ms=at_ms)
 
@@ -80,7 +80,7 @@ class InboundSms:
 
 
 @dataclass(frozen=True, slots=True)
-class MobileSentSms:
+class OwnerSentSms:
     """An SMS the owner typed on the phone itself, outside simgate."""
 
     number: str
@@ -96,7 +96,7 @@ class StatusUpdate:
     signal: int | None = None
 
 
-DriverEvent: TypeAlias = InboundSms | MobileSentSms | StatusUpdate
+DriverEvent: TypeAlias = InboundSms | OwnerSentSms | StatusUpdate
 
 
 class Driver(abc.ABC):
@@ -122,7 +122,7 @@ class Driver(abc.ABC):
         """Release what :meth:`start` opened. Called once, also after a failed run."""
 
     @abc.abstractmethod
-    async def send(self, message: OutgoingSms) -> SendOutcome:
+    async def send(self, message: OutgoingSms) -> RadioOutcome:
         """Transmit one message and say what happened.
 
         Return a failure outcome rather than raising: an exception is reported to the server as a

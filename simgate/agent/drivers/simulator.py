@@ -23,9 +23,9 @@ from simgate.agent.drivers.base import (
     Driver,
     DriverEvent,
     InboundSms,
-    MobileSentSms,
     OutgoingSms,
-    SendOutcome,
+    OwnerSentSms,
+    RadioOutcome,
     StatusUpdate,
 )
 from simgate.protocol import now_ms
@@ -107,7 +107,7 @@ class SimulatorDriver(Driver):
             os.close(self._outbox_fd)
             self._outbox_fd = None
 
-    async def send(self, message: OutgoingSms) -> SendOutcome:
+    async def send(self, message: OutgoingSms) -> RadioOutcome:
         """Wait ``delay``, then either refuse (operator error) or record the transmission."""
         # Draw before sleeping, so the sequence of outcomes follows the order of hand-over and
         # not the order in which concurrent delays happen to finish.
@@ -115,11 +115,11 @@ class SimulatorDriver(Driver):
         if self.delay > 0:
             await asyncio.sleep(self.delay)
         if refused:
-            return SendOutcome.failure(SIMULATED_OPERATOR_ERROR, operator=True)
+            return RadioOutcome.failure(SIMULATED_OPERATOR_ERROR, operator=True)
         sim = message.sim if message.sim is not None else (self.sims[0] if self.sims else None)
         at = now_ms()
         self._record(message, sim, at)
-        return SendOutcome.success(sim, at_ms=at)
+        return RadioOutcome.success(sim, at_ms=at)
 
     def _record(self, message: OutgoingSms, sim: int | None, at: int) -> None:
         self.transmitted.append(message)
@@ -170,7 +170,7 @@ class SimulatorDriver(Driver):
     def inject_mobile_sent(self, number: str, text: str, *, at_ms: int | None = None) -> None:
         """Pretend the owner typed and sent an SMS to ``number`` on the phone itself."""
         self._events.put_nowait(
-            MobileSentSms(number=number, text=text, at_ms=now_ms() if at_ms is None else at_ms)
+            OwnerSentSms(number=number, text=text, at_ms=now_ms() if at_ms is None else at_ms)
         )
 
     def set_status(self, *, battery: int | None, signal: int | None) -> None:
