@@ -37,6 +37,8 @@ accounts = Table(
     Column("email", String(320), nullable=False, unique=True),
     Column("password_hash", Text, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+    # How the dispatcher picks among the account's devices: round_robin, least_loaded, sticky.
+    Column("routing_policy", String(16), nullable=False, server_default="round_robin"),
 )
 
 api_keys = Table(
@@ -72,6 +74,16 @@ devices = Table(
     # JSON-encoded lists, e.g. "[1, 2]" and '["sms"]'.
     Column("sims", Text, nullable=False, default="[]"),
     Column("capabilities", Text, nullable=False, default="[]"),
+    # Pacing set by the owner (None: not set, the agent's reported limit applies).
+    Column("rate_per_minute", Integer, nullable=True),
+    Column("rate_per_hour", Integer, nullable=True),
+    Column("daily_cap", Integer, nullable=True),
+    # The limit the agent reported in its hello: at most `count` sends per `seconds`.
+    Column("reported_rate_count", Integer, nullable=True),
+    Column("reported_rate_seconds", Integer, nullable=True),
+    Column("charging", Boolean, nullable=True),
+    Column("online_since_ms", BigInteger, nullable=True),
+    Column("offline_since_ms", BigInteger, nullable=True),
     Index("ix_devices_account", "account_id"),
 )
 
@@ -107,9 +119,13 @@ messages = Table(
     Column("shorturl", Boolean, nullable=False, default=False),
     Column("encrypted", Boolean, nullable=False, default=False),
     Column("source", String(16), nullable=False, default="api"),
+    # Past this moment a message not yet handed to a phone ends expired (its TTL).
+    Column("expires_ms", BigInteger, nullable=True),
     Index("ix_messages_account_id", "account_id", "id"),
     Index("ix_messages_work", "account_id", "state", "not_before_ms"),
     Index("ix_messages_device_state", "device_id", "state"),
+    Index("ix_messages_expiry", "state", "expires_ms"),
+    Index("ix_messages_device_dispatched", "device_id", "dispatched_ms"),
 )
 
 inbox = Table(
@@ -175,4 +191,33 @@ sealed_messages = Table(
     Column("nonce", String(32), nullable=False),
     Column("ciphertext", Text, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+)
+
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    # E.164 where the sender was a phone number, as received otherwise.
+    Column("number", Text, nullable=False),
+    # What put it there: "keyword" (an inbound STOP), "api" or "cli".
+    Column("source", String(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "number", name="uq_opt_outs_account_number"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(255), nullable=False),
+    # SHA-256 of the request's parameters: the same key with another request is a conflict.
+    Column("request_digest", String(64), nullable=False),
+    # The first answer, returned again for a repeat within 24 hours.
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "key", name="uq_idempotency_keys_account_key"),
+    Index("ix_idempotency_keys_created", "created_ms"),
 )
