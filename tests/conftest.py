@@ -57,6 +57,8 @@ def make_settings(database_url: str, base_url: str, **overrides: object) -> Sett
         "public_base_url": base_url,
         "default_region": "BE",
         "log_level": "warning",
+        # Hundreds of accounts are made; Argon2's production cost is tested on its own.
+        "password_hash_cost": "test",
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ async def create_account(ctx: Context, email: str, password: str) -> NewAccount:
         raise InvalidParameter(f"Invalid e-mail address: {email!r}", parameter="email")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidParameter("The password needs at least 8 characters.", parameter="password")
-    password_hash = credentials.hash_password(password)
+    password_hash = await credentials.hash_password(password, ctx.settings.password_hash_cost)
     key = credentials.new_api_key()
     now = ctx.clock()
     async with ctx.db.begin() as conn:

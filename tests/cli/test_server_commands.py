@@ -45,6 +45,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "SIMGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
         "SIMGATE_LOG_LEVEL": "warning",
+        "SIMGATE_PASSWORD_HASH_COST": "test",
     }
 
 
