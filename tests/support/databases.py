@@ -82,12 +82,20 @@ class PostgresFactory:
         return self._base.rsplit("/", 1)[0] + "/" + database
 
     def new(self) -> str:
+        """A fresh database at the schema's head, cloned from the migrated template."""
+        return self._create(f'TEMPLATE "{self._template}"')
+
+    def empty(self) -> str:
+        """A fresh database with no schema at all, for tests of migrating itself."""
+        return self._create("")
+
+    def _create(self, options: str) -> str:
         name = f"{self._prefix}_{next(self._counter)}"
         asyncio.run(
             _admin(
                 self._base,
                 f'DROP DATABASE IF EXISTS "{name}"',
-                f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"',
+                f'CREATE DATABASE "{name}" {options}'.rstrip(),
             )
         )
         self._created.append(name)

@@ -8,12 +8,14 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from simgate.store.migrate import serialize_migrations
 from simgate.store.tables import metadata
 
 config = context.config
 
 
 def _run(connection: Connection) -> None:
+    serialize_migrations(connection)
     context.configure(
         connection=connection,
         target_metadata=metadata,
