@@ -13,7 +13,8 @@ code) live on the class and a handler needs no lookup table::
     ├── ApiExpired                    api_expired           403
     ├── NotFound                      not_found             404
     ├── StateConflict                 state_conflict        409
-    │   └── IllegalTransition         illegal_transition    409
+    │   ├── IllegalTransition         illegal_transition    409
+    │   └── IdempotencyKeyReused      idempotency_key_reused 409
     ├── RateLimited                   rate_limited          429  (+ retry_after seconds)
     └── DeviceAuthError               invalid_device_token  403
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "ApiExpired",
     "DeviceAuthError",
+    "IdempotencyKeyReused",
     "IllegalTransition",
     "InvalidApiKey",
     "InvalidParameter",
@@ -134,6 +136,18 @@ class IllegalTransition(StateConflict):
     code = "illegal_transition"
     status = 409
     default_message = "Illegal state transition"
+
+
+class IdempotencyKeyReused(StateConflict):
+    """An ``Idempotency-Key`` already used, within its 24 hours, for a different request.
+
+    Answering the first request's result would tell the client its new request succeeded;
+    sending would defeat the key. Only a 409 is honest: use a new key for a new request.
+    """
+
+    code = "idempotency_key_reused"
+    status = 409
+    default_message = "This idempotency key was already used for a different request"
 
 
 class RateLimited(SimgateError):

@@ -8,6 +8,7 @@ from simgate.domain import errors
 from simgate.domain.errors import (
     ApiExpired,
     DeviceAuthError,
+    IdempotencyKeyReused,
     IllegalTransition,
     InvalidApiKey,
     InvalidParameter,
@@ -34,6 +35,7 @@ EXPECTED: list[tuple[type[SimgateError], str, int]] = [
     (StateConflict, "state_conflict", 409),
     (RateLimited, "rate_limited", 429),
     (IllegalTransition, "illegal_transition", 409),
+    (IdempotencyKeyReused, "idempotency_key_reused", 409),
     (DeviceAuthError, "invalid_device_token", 403),
 ]
 
