@@ -16,14 +16,16 @@ from simgate.context import Context
 from simgate.devices.endpoint import device_route
 from simgate.dispatch.dispatcher import Dispatcher
 from simgate.dispatch.scheduler import Scheduler
-from simgate.logs import configure_logging
 from simgate.store.database import Database
 from simgate.store.migrate import upgrade_async
 
 
 def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
-    """The ASGI application. With ``migrate``, the schema is brought up to date at start-up."""
-    configure_logging(settings.log_level)
+    """The ASGI application. With ``migrate``, the schema is brought up to date at start-up.
+
+    Logging is left to the entry point (``simgate serve``, ``simgate demo``): an application
+    that embeds this one keeps its own logging configuration.
+    """
     ctx = Context(settings=settings, db=Database(settings.database_url))
     dispatcher = Dispatcher(ctx)
     scheduler = Scheduler(ctx)

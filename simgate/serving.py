@@ -1,22 +1,167 @@
-"""Running the ASGI app under uvicorn, as ``simgate serve`` and ``simgate demo`` do."""
+"""Running the ASGI app under uvicorn, as ``simgate serve`` and ``simgate demo`` do.
+
+Two things uvicorn does not do on its own:
+
+- A clean stop on SIGTERM/SIGINT exits with status 0. uvicorn re-raises the captured signal
+  after its graceful shutdown, so the process dies "killed by SIGTERM" and service managers and
+  scripts see a failure for a clean stop. :class:`Server` installs the same handlers through the
+  public ``capture_signals`` hook, without the re-raise.
+- A connection that sends no complete request head in time is closed. uvicorn's keep-alive timer
+  starts only after a response, and is cancelled by the first byte of the next request, so a
+  connection that never sends anything, or sends a header line now and then ("slowloris"),
+  stays open for ever. The protocols below give every request head a deadline, counted from
+  the connection's start or from the end of its previous response, and never extended by a
+  trickle of bytes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Generator
+import importlib.util
+import signal
+import threading
+from collections.abc import Callable, Generator
+from typing import Any, cast
 
 import uvicorn
+from uvicorn.protocols.http import h11_impl, httptools_impl
+
+from simgate.config import Settings
+from simgate.protocol import MAX_FRAME_BYTES
+
+#: The signals that stop the server gracefully; a second SIGINT forces the exit (uvicorn's rule).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Server(uvicorn.Server):
-    """uvicorn's server, but a SIGTERM/SIGINT that ends in a clean shutdown exits with status 0.
-
-    uvicorn re-raises the captured signal after its graceful shutdown, so the process dies
-    "killed by SIGTERM"; service managers and scripts then see a failure for a clean stop.
-    """
+    """uvicorn's server, but a SIGTERM/SIGINT that ends in a clean shutdown exits with status 0."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
-        with super().capture_signals():
+        # Signals can only be handled in the main thread (an embedding app's server thread
+        # leaves them to its owner).
+        if threading.current_thread() is not threading.main_thread():
             yield
-            self._captured_signals.clear()
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class Config(uvicorn.Config):
+    """uvicorn's configuration plus the deadline of a request head, in seconds."""
+
+    def __init__(self, app: Any, *, timeout_request_head: float, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.timeout_request_head = timeout_request_head
+
+
+def server_config(app: Any, settings: Settings, **options: Any) -> Config:
+    """The one uvicorn configuration of simgate's servers: address, timeouts, protocol."""
+    values: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        "http": http_protocol(),
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+        # Device frames are bounded at 1 MiB by the codec, which answers a larger one with an
+        # error frame; the socket itself refuses (close 1009) anything past twice that, before
+        # buffering it, instead of uvicorn's default of 16 MiB.
+        "ws_max_size": 2 * MAX_FRAME_BYTES,
+        **options,
+    }
+    return Config(app, timeout_request_head=settings.request_head_timeout_seconds, **values)
+
+
+def http_protocol() -> type[asyncio.Protocol]:
+    """The protocol uvicorn's "auto" would pick (httptools when installed), with the deadline."""
+    if importlib.util.find_spec("httptools") is None:  # pragma: no cover - uvicorn[standard]
+        return DeadlineH11Protocol
+    return DeadlineHttpToolsProtocol
+
+
+class HeadDeadline:
+    """The timer of one connection, armed while it waits for a request head.
+
+    When it fires, the connection is closed if it is still the same HTTP connection (not
+    upgraded to a WebSocket) and still between requests.
+    """
+
+    def __init__(
+        self,
+        protocol: asyncio.Protocol,
+        loop: asyncio.AbstractEventLoop,
+        config: uvicorn.Config,
+        between_requests: Callable[[], bool],
+    ) -> None:
+        self._protocol = protocol
+        self._loop = loop
+        self._seconds = config.timeout_request_head if isinstance(config, Config) else None
+        self._between_requests = between_requests
+        self._timer: asyncio.TimerHandle | None = None
+
+    def arm(self, transport: asyncio.Transport) -> None:
+        self.cancel()
+        if self._seconds is not None and not transport.is_closing():
+            self._timer = self._loop.call_later(self._seconds, self._expire, transport)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self, transport: asyncio.Transport) -> None:
+        self._timer = None
+        if (
+            transport.get_protocol() is self._protocol
+            and self._between_requests()
+            and not transport.is_closing()
+        ):
+            transport.close()
+
+
+class DeadlineHttpToolsProtocol(httptools_impl.HttpToolsProtocol):
+    """uvicorn's httptools protocol with a :class:`HeadDeadline`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.head_deadline = HeadDeadline(self, self.loop, self.config, self._between_requests)
+        self.head_deadline.arm(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.head_deadline.cancel()
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self.head_deadline.arm(self.transport)
+
+    def _between_requests(self) -> bool:
+        # uvicorn types ``cycle`` as always set; it is None until the first request head.
+        cycle = cast("httptools_impl.RequestResponseCycle | None", self.cycle)
+        return cycle is None or cycle.response_complete
+
+
+class DeadlineH11Protocol(h11_impl.H11Protocol):
+    """uvicorn's h11 protocol with a :class:`HeadDeadline`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.head_deadline = HeadDeadline(self, self.loop, self.config, self._between_requests)
+        self.head_deadline.arm(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.head_deadline.cancel()
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self.head_deadline.arm(self.transport)
+
+    def _between_requests(self) -> bool:
+        cycle = cast("h11_impl.RequestResponseCycle | None", self.cycle)
+        return cycle is None or cycle.response_complete

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from simgate.config import Settings
+from simgate.logs import configure_logging
 from simgate.services.devices import Device
 from tests.support.api import device_of
 from tests.support.databases import PostgresFactory, SqliteFactory
@@ -24,6 +25,13 @@ if TYPE_CHECKING:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    """The suite embeds the app as any host application would, so it configures logging
+    itself, as ``simgate serve`` does: warnings and errors only."""
+    configure_logging("warning")
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 
 from simgate.app import create_app
 from simgate.config import Settings
 from simgate.context import Context
 from simgate.services import accounts, devices
+from simgate.serving import Server, server_config
 
 T = TypeVar("T")
 
@@ -35,9 +35,12 @@ class PairedDevice:
 
 
 class LiveServer:
-    """Starts ``create_app(settings)`` under uvicorn; ``url`` is the base URL."""
+    """Starts ``create_app(settings)`` under uvicorn; ``url`` is the base URL.
 
-    def __init__(self, settings_for: Callable[[str], Settings]) -> None:
+    ``server_options`` go to uvicorn's configuration, over simgate's own (``server_config``).
+    """
+
+    def __init__(self, settings_for: Callable[[str], Settings], **server_options: Any) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -46,8 +49,11 @@ class LiveServer:
         self.settings = settings_for(self.url)
         self.app = create_app(self.settings)
         self.ctx: Context = self.app.state.ctx
-        self._server = uvicorn.Server(
-            uvicorn.Config(self.app, log_level="warning", lifespan="on", ws_ping_interval=None)
+        # simgate's own uvicorn configuration (timeouts, protocol), as `simgate serve` runs it.
+        self._server = Server(
+            server_config(
+                self.app, self.settings, lifespan="on", ws_ping_interval=None, **server_options
+            )
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._serve, daemon=True)
