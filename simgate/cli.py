@@ -31,10 +31,6 @@ account_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 device_app = typer.Typer(help="Manage devices (phones and modems).", no_args_is_help=True)
 app.add_typer(account_app, name="account")
 app.add_typer(device_app, name="device")
-optout_app = typer.Typer(
-    help="Manage the numbers that opted out of an account's messages.", no_args_is_help=True
-)
-app.add_typer(optout_app, name="optout")
 
 DEMO_EMAIL = "demo@simgate.local"
 DEMO_DEVICE = "Simulated phone"
@@ -127,62 +123,6 @@ def device_add(
     )
 
 
-ACCOUNT_OPTION = typer.Option(..., "--account", help="E-mail of the account.")
-JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
-
-
-@optout_app.command("list")
-def optout_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """List the account's opted-out numbers, oldest first."""
-    from simgate.domain import timefmt
-    from simgate.services import optouts
-
-    async def job(ctx: Context) -> list[optouts.OptOut]:
-        return await optouts.list_opt_outs(ctx, await optouts.account_of(ctx, account))
-
-    found = _run_with_context(_settings(), job)
-    rows = [
-        {"number": item.number, "source": item.source, "since": timefmt.iso_utc(item.created_ms)}
-        for item in found
-    ]
-    lines = [f"{row['number']}\t{row['source']}\t{row['since']}" for row in rows]
-    _emit(as_json, {"opt_outs": rows}, "\n".join(lines) or "No number opted out.")
-
-
-@optout_app.command("add")
-def optout_add(
-    number: str = typer.Argument(..., help="The number that must not be texted any more."),
-    account: str = ACCOUNT_OPTION,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Put a number on the account's opt-out list: /sendsms/ fails its messages (opted_out)."""
-    from simgate.services import optouts
-
-    async def job(ctx: Context) -> optouts.OptOutChange:
-        return await optouts.add(ctx, await optouts.account_of(ctx, account), number, "cli")
-
-    change = _run_with_context(_settings(), job)
-    human = "added" if change.changed else "already on the list"
-    _emit(as_json, {"number": change.number, "added": change.changed}, f"{change.number} {human}")
-
-
-@optout_app.command("remove")
-def optout_remove(
-    number: str = typer.Argument(..., help="The number that may be texted again."),
-    account: str = ACCOUNT_OPTION,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Take a number off the account's opt-out list."""
-    from simgate.services import optouts
-
-    async def job(ctx: Context) -> optouts.OptOutChange:
-        return await optouts.remove(ctx, await optouts.account_of(ctx, account), number)
-
-    change = _run_with_context(_settings(), job)
-    human = "removed" if change.changed else "was not on the list"
-    _emit(as_json, {"number": change.number, "removed": change.changed}, f"{change.number} {human}")
-
-
 @app.command()
 def demo(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -268,10 +208,9 @@ def _register_agent() -> None:
 
 
 def _register_client_commands() -> None:
-    from simgate.client.commands import cancel_command, inbox_command, log_command, send_command
+    from simgate.client.commands import inbox_command, log_command, send_command
 
     app.command("send", help="Send an SMS through a simgate server.")(send_command)
-    app.command("cancel", help="Cancel a message that no phone has taken yet.")(cancel_command)
     app.command("inbox", help="List the SMS your phones received.")(inbox_command)
     app.command("log", help="List the messages sent through the API.")(log_command)
 
