@@ -15,28 +15,36 @@ from simgate.store.database import Database
 
 pytestmark = pytest.mark.anyio
 
-#: A loop serving requests and device connections must never stall longer than this.
-MAX_STALL = 0.05
 
-
-async def _longest_stall(work: asyncio.Future[object] | asyncio.Task[object]) -> float:
-    """The longest gap between the ticks of a 5 ms ticker while ``work`` runs."""
+async def _beside_a_ticker(work: asyncio.Future[object]) -> tuple[float, float]:
+    """Run ``work`` beside a 5 ms ticker on the same loop: (longest gap between two ticks,
+    seconds ``work`` took)."""
     longest = 0.0
-    last = time.perf_counter()
+    start = last = time.perf_counter()
     while not work.done():
         await asyncio.sleep(0.005)
         now = time.perf_counter()
         longest = max(longest, now - last)
         last = now
     await work
-    return longest
+    return longest, last - start
+
+
+def _responsive(longest_gap: float, took: float) -> bool:
+    """Whether the loop kept ticking through work: no gap near the work's whole duration.
+
+    Inline, a hash is one gap as long as nearly all of the call (0.2-0.3 s here); in a thread,
+    the gaps are the scheduler's jitter. Comparing with the call's own duration keeps the check
+    meaningful on fast and slow machines alike, and on a busy one.
+    """
+    return longest_gap < took / 2
 
 
 class TestPasswordHashing:
     async def test_creating_an_account_at_production_cost_keeps_the_loop_responsive(
         self, sqlite_url: str
     ) -> None:
-        """The costly hash runs off the loop: a concurrent ticker never waits 50 ms."""
+        """The costly hash runs off the loop: a ticker beside it keeps ticking throughout."""
         settings = Settings(database_url=sqlite_url, password_hash_cost="production")
         ctx = Context(settings=settings, db=Database(sqlite_url))
         try:
@@ -46,7 +54,7 @@ class TestPasswordHashing:
                 creating = asyncio.ensure_future(
                     accounts.create_account(ctx, f"u{n}@example.test", "correct horse battery")
                 )
-                assert await _longest_stall(creating) < MAX_STALL
+                assert _responsive(*await _beside_a_ticker(creating))
         finally:
             await ctx.db.dispose()
 
@@ -54,7 +62,7 @@ class TestPasswordHashing:
         """Verifying is as costly as hashing, and runs off the loop too."""
         stored = PasswordHasher().hash("correct horse battery")
         checking = asyncio.ensure_future(credentials.check_password(stored, "wrong password"))
-        assert await _longest_stall(checking) < MAX_STALL
+        assert _responsive(*await _beside_a_ticker(checking))
         assert await checking is False
 
     async def test_production_cost_is_the_rfc_9106_low_memory_profile(self) -> None:
