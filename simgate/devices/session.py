@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -23,6 +24,7 @@ from simgate import bus
 from simgate.context import Context
 from simgate.devices.lifecycle import SessionState, next_state
 from simgate.dispatch.dispatcher import Dispatcher
+from simgate.dispatch.pacing import Limits
 from simgate.domain.channels import carried_by
 from simgate.domain.outgoing import Outgoing
 from simgate.protocol import (
@@ -61,6 +63,8 @@ log = structlog.get_logger(__name__)
 HELLO_TIMEOUT = 15.0
 #: Any frame proves the device alive; last_seen is written at most this often (ms).
 LAST_SEEN_WRITE_MS = 10_000
+#: Close codes of a device that ends its connection on purpose (its agent stopping).
+CLEAN_CLOSE = frozenset({1000, 1001})
 #: What a socket raises once the peer is gone, depending on where it noticed.
 GONE = (WebSocketDisconnect, RuntimeError, OSError)
 
@@ -81,10 +85,18 @@ class DeviceSession:
         self.device = device
         self._state = SessionState.CONNECTING
         self._channels: frozenset[str] = frozenset({"sms"})
+        self._sims: frozenset[int] = frozenset()
+        self._limits = Limits(
+            per_minute=device.rate_per_minute,
+            per_hour=device.rate_per_hour,
+            daily_cap=device.daily_cap,
+        )
         self._send_lock = asyncio.Lock()
         self._last_seen_write_ms = 0
         self._last_frame = time.monotonic()
         self._in_flight: set[str] = set()
+        #: Of those, the ones the device answered ``accepted`` to: it has them.
+        self._accepted: set[str] = set()
         self._closing: asyncio.Task[None] | None = None
         self.log = log.bind(device_sid=device.sid, account_id=device.account_id)
 
@@ -105,6 +117,18 @@ class DeviceSession:
     @property
     def channels(self) -> frozenset[str]:
         return self._channels
+
+    @property
+    def sims(self) -> frozenset[int]:
+        return self._sims
+
+    @property
+    def load(self) -> int:
+        return len(self._in_flight)
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
 
     @property
     def state(self) -> SessionState:
@@ -144,6 +168,7 @@ class DeviceSession:
         """Handshake, hand over what the device held, then serve frames until it goes."""
         unsubscribe = self._ctx.bus.subscribe(bus.DEVICE_REMOVED, self._on_device_removed)
         keepers: list[asyncio.Task[None]] = []
+        clean = False
         try:
             hello = await self._handshake()
             previous = self._dispatcher.attach(self)
@@ -162,14 +187,40 @@ class DeviceSession:
             loop = asyncio.get_running_loop()
             keepers = [loop.create_task(self._pinger()), loop.create_task(self._lease_keeper())]
             await self._read_loop()
+        except WebSocketDisconnect as exc:
+            clean = exc.code in CLEAN_CLOSE
+            raise
         finally:
             self._become(SessionState.CLOSED)
             unsubscribe()
-            self._dispatcher.detach(self)
+            current = self._dispatcher.detach(self)
             for task in keepers:
                 task.cancel()
             await asyncio.gather(*keepers, return_exceptions=True)
-            self.log.info("device_disconnected", in_flight=len(self._in_flight))
+            await self._hand_over(clean=clean, current=current)
+
+    async def _hand_over(self, *, clean: bool, current: bool) -> None:
+        """What happens to the device's messages as its connection ends.
+
+        A device that closes cleanly (its agent stopping) has reported everything its radio
+        took; what it never even accepted goes back to the queue at once, for another phone.
+        A device that vanished keeps its leases: it may be sending them right now, and on
+        reconnecting it reports what it sent instead of sending again.
+        """
+        unaccepted = self._in_flight - self._accepted if clean else set()
+        try:
+            if unaccepted:
+                await delivery.put_back(self._ctx, self.device, sorted(unaccepted))
+            if current:
+                await device_service.record_offline(self._ctx, self.device)
+        except Exception:
+            self.log.exception("hand_over_failed")
+        self.log.info(
+            "device_disconnected",
+            clean=clean,
+            handed_back=len(unaccepted),
+            kept=len(self._in_flight) - len(unaccepted),
+        )
 
     async def _handshake(self) -> HelloFrame:
         try:
@@ -187,6 +238,10 @@ class DeviceSession:
             )
             raise HandshakeError("the first frame must be 'hello'")
         self._channels = carried_by(frame.capabilities)
+        self._sims = frozenset(frame.sims)
+        self._limits = replace(
+            self._limits, reported_count=frame.rate_count, reported_seconds=frame.rate_seconds
+        )
         await device_service.record_hello(
             self._ctx,
             self.device,
@@ -197,6 +252,9 @@ class DeviceSession:
                 capabilities=list(frame.capabilities),
                 battery=frame.battery,
                 signal=frame.signal,
+                charging=frame.charging,
+                rate_count=frame.rate_count,
+                rate_seconds=frame.rate_seconds,
             ),
         )
         await self._send(
@@ -297,15 +355,18 @@ class DeviceSession:
                     ),
                 )
                 await self._send(AckFrame(id=frame.id))
-            case StatusFrame(battery=battery, signal=signal):
+            case StatusFrame(battery=battery, signal=signal, charging=charging):
                 self._last_seen_write_ms = self._ctx.clock()
                 await device_service.record_heartbeat(
-                    self._ctx, self.device, battery=battery, signal=signal
+                    self._ctx, self.device, battery=battery, signal=signal, charging=charging
                 )
             case PingFrame():
                 await self._send(PongFrame())
-            case PongFrame() | AcceptedFrame() | UnknownFrame():
-                pass  # liveness only, or informational, or newer than us: forward compatible
+            case AcceptedFrame(guid=guid):
+                if guid in self._in_flight:
+                    self._accepted.add(guid)
+            case PongFrame() | UnknownFrame():
+                pass  # liveness only, or newer than us: forward compatible
             case _:
                 await self._send(
                     ErrorFrame(
@@ -320,6 +381,7 @@ class DeviceSession:
         await self._send(AckFrame(id=frame_id))
         if guid in self._in_flight:
             self._in_flight.discard(guid)
+            self._accepted.discard(guid)
             self._dispatcher.kick(self.account_id)
 
     async def _refuse(self, exc: ProtocolError) -> None:

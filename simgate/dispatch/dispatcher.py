@@ -1,15 +1,18 @@
-"""Claims due messages for connected devices and pushes them out, the moment work appears.
+"""Hands due messages to connected devices, the moment work appears and at the pace allowed.
 
 Nothing here polls: a "work" notification on the bus (a message was accepted, a device
-connected or reported, a scheduled time arrived) starts one drain task per account, which
-claims batches round-robin across that account's connected devices until nothing more can be
-claimed or every device's window is full.
+connected or reported, a scheduled time arrived) starts one drain task per account. Each round
+reads the oldest due messages some connected device could take, lets the account's routing
+policy (:mod:`simgate.domain.routing`) decide who takes which, and claims exactly those rows in
+the same transaction (on PostgreSQL the rows are locked, and rows another process is claiming
+are skipped). Rounds repeat until nothing more moves.
 
 Each device holds at most a window of messages in flight; a report frees a slot and kicks the
 account again. Without the window a phone would be handed the whole queue at once, and a slow
-phone's leases could run out while it is still sending, handing the same messages to a second
-phone. A drain that fails (a database hiccup) is retried with backoff instead of leaving work
-waiting for the scheduler's next safety tick.
+phone's leases could run out while it is still sending. A paced device (:mod:`.pacing`) takes
+one message per slot; when waiting work could only go to paced devices, one timer wakes the
+account at the earliest slot. A drain that fails (a database hiccup) is retried with backoff
+instead of leaving work waiting for the scheduler's next safety tick.
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ import structlog
 
 from simgate import bus
 from simgate.context import Context
+from simgate.dispatch.pacing import Limits, Pacer
+from simgate.domain import timefmt
 from simgate.domain.outgoing import Outgoing
+from simgate.domain.routing import Policy, Seat, plan
+from simgate.store import accounts as account_store
 from simgate.store import messages as message_store
 
 log = structlog.get_logger(__name__)
 
-#: Most messages claimed for one device per round: small enough to spread a burst over devices.
-BATCH = 25
+#: Most due messages read per round: enough to fill every connected window several times.
+CANDIDATES = 500
 #: First and longest pause before a failed drain is tried again (seconds).
 RETRY_FIRST = 0.05
 RETRY_LONGEST = 5.0
@@ -49,6 +56,17 @@ class Carrier(Protocol):
     @property
     def channels(self) -> frozenset[str]: ...
 
+    @property
+    def sims(self) -> frozenset[int]: ...
+
+    @property
+    def load(self) -> int:
+        """Messages it holds and has not reported."""
+        ...
+
+    @property
+    def limits(self) -> Limits: ...
+
     def capacity(self) -> int:
         """How many more messages it may take now (0 when its window is full or it is closing)."""
         ...
@@ -62,9 +80,11 @@ class Dispatcher:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._carriers: dict[int, dict[int, Carrier]] = {}
+        self._pacers: dict[int, Pacer] = {}
         self._draining: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
         self._turn: dict[int, int] = {}
+        self._timers: dict[int, asyncio.TimerHandle] = {}
         self._unsubscribe = ctx.bus.subscribe(bus.WORK, lambda account: self.kick(int(account)))
 
     def attach(self, carrier: Carrier) -> Carrier | None:
@@ -76,6 +96,7 @@ class Dispatcher:
         devices = self._carriers.setdefault(carrier.account_id, {})
         previous = devices.get(carrier.device_id)
         devices[carrier.device_id] = carrier
+        self._pacers.pop(carrier.device_id, None)  # its limits may have changed
         self.kick(carrier.account_id)
         return previous if previous is not carrier else None
 
@@ -88,6 +109,7 @@ class Dispatcher:
         if devices is None or devices.get(carrier.device_id) is not carrier:
             return False
         del devices[carrier.device_id]
+        self._pacers.pop(carrier.device_id, None)
         if not devices:
             del self._carriers[carrier.account_id]
         return True
@@ -101,60 +123,146 @@ class Dispatcher:
             return
         self._dirty.add(account_id)
         if account_id not in self._draining:
-            task = asyncio.get_running_loop().create_task(self._drain(account_id))
-            self._draining[account_id] = task
-            task.add_done_callback(lambda _t: self._draining.pop(account_id, None))
+            self._draining[account_id] = asyncio.get_running_loop().create_task(
+                self._drain(account_id)
+            )
 
     async def _drain(self, account_id: int) -> None:
         delay = RETRY_FIRST
-        while account_id in self._dirty:
-            self._dirty.discard(account_id)
-            try:
-                while await self._round(account_id):
-                    pass
-            except Exception:
-                # Not the scheduler's safety tick: try again soon, backing off while it fails.
-                log.exception("dispatch_failed", account_id=account_id, retry_in=delay)
-                self._dirty.add(account_id)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_LONGEST)
-            else:
-                delay = RETRY_FIRST
+        try:
+            while account_id in self._dirty:
+                self._dirty.discard(account_id)
+                try:
+                    policy = await self._policy(account_id)
+                    while await self._round(account_id, policy):
+                        pass
+                except Exception:
+                    # Not the scheduler's safety tick: retry soon, backing off while it fails.
+                    log.exception("dispatch_failed", account_id=account_id, retry_in=delay)
+                    self._dirty.add(account_id)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_LONGEST)
+                else:
+                    delay = RETRY_FIRST
+        finally:
+            # In the same step as the last look at ``_dirty``: a kick that comes after it
+            # starts a new drain instead of finding this one about to end.
+            self._draining.pop(account_id, None)
 
-    async def _round(self, account_id: int) -> bool:
-        """One claim per connected device with room, rotating who goes first; True if any."""
+    async def _policy(self, account_id: int) -> Policy:
+        async with self._ctx.db.connect() as conn:
+            name = await account_store.routing_policy(conn, account_id)
+        try:
+            return Policy(name or Policy.ROUND_ROBIN)
+        except ValueError:
+            return Policy.ROUND_ROBIN
+
+    async def _pacer(self, carrier: Carrier, now_ms: int) -> Pacer:
+        pacer = self._pacers.get(carrier.device_id)
+        if pacer is None or pacer.limits != carrier.limits:
+            zone = self._ctx.settings.zone
+
+            def day_start(ms: int) -> int:
+                return timefmt.today_start_ms(ms, zone)
+
+            last_ms, sent_today = None, 0
+            if carrier.limits.paced:
+                async with self._ctx.db.connect() as conn:
+                    last_ms, sent_today = await message_store.dispatch_history(
+                        conn, carrier.device_id, day_start(now_ms)
+                    )
+            pacer = Pacer(
+                carrier.limits, day_start=day_start, last_ms=last_ms, sent_today=sent_today
+            )
+            self._pacers[carrier.device_id] = pacer
+        return pacer
+
+    async def _round(self, account_id: int, policy: Policy) -> bool:
+        """One plan over the connected devices with room; True if any message moved."""
         carriers = self.connected(account_id)
         if not carriers:
             return False
-        turn = self._turn.get(account_id, 0) % len(carriers)
+        now = self._ctx.clock()
+        seats: list[Seat] = []
+        by_sid: dict[str, Carrier] = {}
+        waits: list[int] = []
+        for carrier in carriers:
+            pacer = await self._pacer(carrier, now)
+            room = pacer.room(now, carrier.capacity())
+            if room == 0 and carrier.capacity() > 0:
+                waits.append(pacer.next_slot(now))
+            seats.append(
+                Seat(
+                    sid=carrier.sid,
+                    channels=carrier.channels,
+                    sims=carrier.sims,
+                    room=room,
+                    load=carrier.load,
+                )
+            )
+            by_sid[carrier.sid] = carrier
+        if not any(seat.room for seat in seats):
+            self._wake_at(account_id, waits)
+            return False
+        turn = self._turn.get(account_id, 0)
         self._turn[account_id] = turn + 1
-        moved = False
-        for carrier in carriers[turn:] + carriers[:turn]:
-            room = min(BATCH, carrier.capacity())
-            if room <= 0:
-                continue
-            now = self._ctx.clock()
-            lease_until = now + self._ctx.settings.lease_seconds * 1000
-            async with self._ctx.db.begin() as conn:
-                batch = await message_store.claim(
+        lease_until = now + self._ctx.settings.lease_seconds * 1000
+        claimed: list[tuple[Carrier, list[Outgoing]]] = []
+        async with self._ctx.db.begin() as conn:
+            candidates = await message_store.due_candidates(
+                conn,
+                account_id,
+                now_ms=now,
+                sids=list(by_sid),
+                channels=frozenset().union(*(carrier.channels for carrier in carriers)),
+                limit=CANDIDATES,
+            )
+            if not candidates:
+                return False
+            homes = (
+                await message_store.homes(conn, account_id, [c.recipient for c in candidates])
+                if policy is Policy.STICKY
+                else {}
+            )
+            assignment = plan(policy, seats, candidates, turn=turn, homes=homes)
+            for sid, ids in assignment.items():
+                carrier = by_sid[sid]
+                batch = await message_store.claim_ids(
                     conn,
                     account_id,
+                    ids,
                     device_id=carrier.device_id,
                     device_sid=carrier.sid,
-                    channels=carrier.channels,
                     now_ms=now,
                     lease_until_ms=lease_until,
-                    limit=room,
                 )
-            if batch:
-                moved = True
-                # The scheduler must wake when these leases end, not at its next safety tick.
-                self._ctx.bus.publish(bus.DEADLINE, str(lease_until))
-                await carrier.deliver(batch)
-        return moved
+                if batch:
+                    claimed.append((carrier, batch))
+        if not claimed:
+            self._wake_at(account_id, waits)
+            return False
+        # The scheduler must wake when these leases end, not at its next safety tick.
+        self._ctx.bus.publish(bus.DEADLINE, str(lease_until))
+        for carrier, batch in claimed:
+            self._pacers[carrier.device_id].record(now, len(batch))
+            await carrier.deliver(batch)
+        return True
+
+    def _wake_at(self, account_id: int, slots: Sequence[int]) -> None:
+        """Kick the account when the earliest paced device may send again (one timer each)."""
+        if not slots:
+            return
+        delay = max(0.0, (min(slots) - self._ctx.clock()) / 1000)
+        previous = self._timers.pop(account_id, None)
+        if previous is not None:
+            previous.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[account_id] = loop.call_later(delay, self.kick, account_id)
 
     async def close(self) -> None:
         self._unsubscribe()
+        for timer in self._timers.values():
+            timer.cancel()
         tasks = list(self._draining.values())
         for task in tasks:
             task.cancel()

@@ -132,6 +132,12 @@ def read_bool(data: Mapping[str, Any], frame_type: str, key: str, *, default: bo
     return value
 
 
+def read_opt_bool(data: Mapping[str, Any], frame_type: str, key: str) -> bool | None:
+    if data.get(key) is None:
+        return None
+    return read_bool(data, frame_type, key, default=False)
+
+
 def read_int_tuple(
     data: Mapping[str, Any], frame_type: str, key: str, *, maximum: int = MAX_SIM
 ) -> tuple[int, ...]:

@@ -23,6 +23,7 @@ from simgate.protocol._fields import (
     read_int,
     read_int_tuple,
     read_ms,
+    read_opt_bool,
     read_opt_int,
     read_str,
     read_str_tuple,
@@ -61,6 +62,11 @@ class HelloFrame(_Frame):
     capabilities: tuple[str, ...] = ("sms",)
     battery: int | None = None
     signal: int | None = None
+    charging: bool | None = None
+    #: The device's own send limit, if it has one: at most ``rate_count`` per ``rate_seconds``
+    #: (Android: 30 per 60 s per app). The server paces its sends under it.
+    rate_count: int | None = None
+    rate_seconds: int | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -75,6 +81,9 @@ class HelloFrame(_Frame):
             ),
             battery=read_opt_int(data, t, "battery", minimum=0, maximum=100),
             signal=read_opt_int(data, t, "signal", minimum=0, maximum=4),
+            charging=read_opt_bool(data, t, "charging"),
+            rate_count=read_opt_int(data, t, "rate_count", minimum=1, maximum=100_000),
+            rate_seconds=read_opt_int(data, t, "rate_seconds", minimum=1, maximum=86_400),
         )
 
 
@@ -258,6 +267,7 @@ class StatusFrame(_Frame):
     TYPE: ClassVar[str] = "status"
     battery: int | None = None
     signal: int | None = None
+    charging: bool | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -265,6 +275,7 @@ class StatusFrame(_Frame):
         return cls(
             battery=read_opt_int(data, t, "battery", minimum=0, maximum=100),
             signal=read_opt_int(data, t, "signal", minimum=0, maximum=4),
+            charging=read_opt_bool(data, t, "charging"),
         )
 
 

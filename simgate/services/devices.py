@@ -32,12 +32,15 @@ from simgate.store import messages as message_store
 
 @dataclass(frozen=True)
 class Device:
-    """A device as a live connection knows it."""
+    """A device as a live connection knows it, with the send limits its owner set (if any)."""
 
     id: int
     account_id: int
     sid: str
     label: str
+    rate_per_minute: int | None = None
+    rate_per_hour: int | None = None
+    daily_cap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ def _device(row: RowMapping) -> Device:
         account_id=int(row["account_id"]),
         sid=str(row["sid"]),
         label=str(row["label"]),
+        rate_per_minute=row["rate_per_minute"],
+        rate_per_hour=row["rate_per_hour"],
+        daily_cap=row["daily_cap"],
     )
 
 
@@ -105,6 +111,9 @@ class Hello:
     capabilities: list[str]
     battery: int | None
     signal: int | None
+    charging: bool | None = None
+    rate_count: int | None = None
+    rate_seconds: int | None = None
 
 
 async def record_hello(ctx: Context, device: Device, hello: Hello) -> None:
@@ -118,15 +127,31 @@ async def record_hello(ctx: Context, device: Device, hello: Hello) -> None:
             capabilities=hello.capabilities,
             battery=hello.battery,
             signal=hello.signal,
+            charging=hello.charging,
+            rate_count=hello.rate_count,
+            rate_seconds=hello.rate_seconds,
             now_ms=ctx.clock(),
         )
 
 
 async def record_heartbeat(
-    ctx: Context, device: Device, *, battery: int | None = None, signal: int | None = None
+    ctx: Context,
+    device: Device,
+    *,
+    battery: int | None = None,
+    signal: int | None = None,
+    charging: bool | None = None,
 ) -> None:
     async with ctx.db.begin() as conn:
-        await device_store.touch(conn, device.id, ctx.clock(), battery=battery, signal=signal)
+        await device_store.touch(
+            conn, device.id, ctx.clock(), battery=battery, signal=signal, charging=charging
+        )
+
+
+async def record_offline(ctx: Context, device: Device) -> None:
+    """The device's connection ended: the list shows since when it is offline."""
+    async with ctx.db.begin() as conn:
+        await device_store.record_offline(conn, device.id, ctx.clock())
 
 
 def capabilities_of(row: RowMapping) -> list[str]:

@@ -77,3 +77,19 @@ async def revoke_keys(conn: AsyncConnection, account_id: int, label: str, now_ms
         .values(revoked_ms=now_ms)
     )
     return result.rowcount
+
+
+async def routing_policy(conn: AsyncConnection, account_id: int) -> str | None:
+    """The account's routing policy name; None for an unknown account."""
+    result = await conn.execute(
+        select(accounts.c.routing_policy).where(accounts.c.id == account_id)
+    )
+    value = result.scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+async def set_routing_policy(conn: AsyncConnection, account_id: int, policy: str) -> bool:
+    result = await conn.execute(
+        update(accounts).where(accounts.c.id == account_id).values(routing_policy=policy)
+    )
+    return bool(result.rowcount)

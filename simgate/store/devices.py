@@ -95,8 +95,12 @@ async def record_hello(
     capabilities: list[str],
     battery: int | None,
     signal: int | None,
+    charging: bool | None,
+    rate_count: int | None,
+    rate_seconds: int | None,
     now_ms: int,
 ) -> None:
+    """A connection said hello: what the device is, and since when it is online."""
     await conn.execute(
         update(devices)
         .where(devices.c.id == device_id)
@@ -107,8 +111,20 @@ async def record_hello(
             capabilities=json.dumps(capabilities),
             battery=battery,
             signal=signal,
+            charging=charging,
+            reported_rate_count=rate_count,
+            reported_rate_seconds=rate_seconds,
             last_seen_ms=now_ms,
+            online_since_ms=now_ms,
+            offline_since_ms=None,
         )
+    )
+
+
+async def record_offline(conn: AsyncConnection, device_id: int, now_ms: int) -> None:
+    """The device's connection ended."""
+    await conn.execute(
+        update(devices).where(devices.c.id == device_id).values(offline_since_ms=now_ms)
     )
 
 
@@ -119,12 +135,15 @@ async def touch(
     *,
     battery: int | None = None,
     signal: int | None = None,
+    charging: bool | None = None,
 ) -> None:
-    values: dict[str, int] = {"last_seen_ms": now_ms}
+    values: dict[str, int | bool] = {"last_seen_ms": now_ms}
     if battery is not None:
         values["battery"] = battery
     if signal is not None:
         values["signal"] = signal
+    if charging is not None:
+        values["charging"] = charging
     await conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
 
 

@@ -77,6 +77,9 @@ class TestRoundTrip:
             "capabilities": ["sms"],
             "battery": 80,
             "signal": 3,
+            "charging": None,
+            "rate_count": None,
+            "rate_seconds": None,
         }
 
     def test_text_is_not_escaped_to_ascii(self) -> None:

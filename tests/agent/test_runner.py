@@ -305,7 +305,7 @@ class TestInbound:
         async with ScriptedServer() as server, agents.running(server, driver):
             driver.set_status(battery=15, signal=1)
             [status] = await server.wait_for("status")
-        assert status == {"type": "status", "battery": 15, "signal": 1}
+        assert status == {"type": "status", "battery": 15, "signal": 1, "charging": None}
 
 
 class TestAuthentication:

@@ -108,9 +108,13 @@ class TestReports:
     async def test_a_message_held_at_disconnect_is_pushed_again_on_reconnect(
         self, server: LiveServer, http: httpx.Client, account: Account, phone: PairedDevice
     ) -> None:
+        """The phone accepted it and left: it may be sending it, so it stays the phone's."""
         async with connected(server, phone.token) as device:
             guid = await send(server, account)
             assert (await device.next("send"))["guid"] == guid
+            await device.send({"type": "accepted", "guid": guid})
+            await device.send({"type": "ping"})
+            await device.next("pong")  # the server has read the accepted frame
         assert status(http, account, guid) == "dispatched"
         async with connected(server, phone.token) as device:
             assert (await device.next("send"))["guid"] == guid

@@ -74,6 +74,29 @@ class TestReconnect:
                 assert (await asyncio.wait_for(new.next("send"), timeout=5))["guid"] == guid
 
 
+class TestHandOver:
+    async def test_a_phone_that_leaves_cleanly_hands_back_what_it_never_accepted(
+        self, server: LiveServer, account: Account
+    ) -> None:
+        """The agent stopped: what it never took goes to another phone at once, not after
+        the lease; what it accepted stays its own (it reports those on its way out)."""
+        leaving = server.add_device(account, "leaving")
+        other = server.add_device(account, "other")
+        async with connected(server, leaving.token) as device:
+            first = await send_sms(server, account)
+            assert (await device.next("send"))["guid"] == first
+            await device.send({"type": "accepted", "guid": first})
+            second = await send_sms(server, account)
+            assert (await device.next("send"))["guid"] == second
+            await device.send({"type": "ping"})
+            await device.next("pong")
+        assert await status(server, account, first) == "dispatched"
+        async with connected(server, other.token) as device:
+            pushed = await asyncio.wait_for(device.next("send"), timeout=5)
+            assert pushed["guid"] == second
+            assert await status(server, account, second) == "dispatched"
+
+
 class TestHolder:
     async def test_a_device_cannot_mark_a_message_it_does_not_hold_as_sent(
         self, server: LiveServer, account: Account

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate.domain.errors import StateConflict
 from simgate.domain.guids import new_guid
+from simgate.domain.outgoing import Outgoing
 from simgate.domain.states import MessageState
 from simgate.store import accounts, devices, inbox, messages
 from simgate.store.database import Database
@@ -72,6 +74,32 @@ def _message(account_id: int, **overrides: object) -> dict[str, object]:
     return row
 
 
+async def _claim(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    device_id: int,
+    device_sid: str,
+    channels: set[str],
+    now_ms: int,
+    lease_until_ms: int,
+    limit: int,
+) -> list[Outgoing]:
+    """What the dispatcher does for one device: read the due candidates, claim them."""
+    due = await messages.due_candidates(
+        conn, account_id, now_ms=now_ms, sids=[device_sid], channels=channels, limit=limit
+    )
+    return await messages.claim_ids(
+        conn,
+        account_id,
+        [candidate.id for candidate in due],
+        device_id=device_id,
+        device_sid=device_sid,
+        now_ms=now_ms,
+        lease_until_ms=lease_until_ms,
+    )
+
+
 class TestSchema:
     async def test_migrations_create_exactly_the_declared_tables(self, db: Database) -> None:
         async with db.connect() as conn:
@@ -118,7 +146,7 @@ class TestClaiming:
         rows.append(_message(account_id, text="later", not_before_ms=NOW + 60_000))
         async with db.begin() as conn:
             await messages.insert_many(conn, rows)
-            claimed = await messages.claim(
+            claimed = await _claim(
                 conn,
                 account_id,
                 device_id=device_id,
@@ -129,7 +157,9 @@ class TestClaiming:
                 limit=10,
             )
         assert [item.text for item in claimed] == ["m0", "m1", "m2", "m3", "m4"]
-        assert {row["state"] for row in claimed} == {"dispatched"}
+        async with db.connect() as conn:
+            states = [(await messages.get(conn, account_id, item.guid)) for item in claimed]
+        assert {row["state"] for row in states if row is not None} == {"dispatched"}
 
     async def test_a_message_for_another_sid_or_channel_is_not_claimed(self, db: Database) -> None:
         account_id = await _account(db)
@@ -142,7 +172,7 @@ class TestClaiming:
                     _message(account_id, channel="whatsapp"),
                 ],
             )
-            claimed = await messages.claim(
+            claimed = await _claim(
                 conn,
                 account_id,
                 device_id=device_id,
@@ -166,7 +196,7 @@ class TestClaiming:
             got: list[str] = []
             while True:
                 async with db.begin() as conn:
-                    rows = await messages.claim(
+                    rows = await _claim(
                         conn,
                         account_id,
                         device_id=device_id,
@@ -192,7 +222,7 @@ class TestClaiming:
         device_id = await _device(db, account_id, "d" * 16)
         async with db.begin() as conn:
             await messages.insert_many(conn, [_message(account_id)])
-            await messages.claim(
+            await _claim(
                 conn,
                 account_id,
                 device_id=device_id,
