@@ -31,6 +31,10 @@ account_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 device_app = typer.Typer(help="Manage devices (phones and modems).", no_args_is_help=True)
 app.add_typer(account_app, name="account")
 app.add_typer(device_app, name="device")
+optout_app = typer.Typer(
+    help="Manage the numbers that opted out of an account's messages.", no_args_is_help=True
+)
+app.add_typer(optout_app, name="optout")
 
 DEMO_EMAIL = "demo@simgate.local"
 DEMO_DEVICE = "Simulated phone"
@@ -121,6 +125,62 @@ def device_add(
         f"Device {paired.sid} added.\nToken (shown once): {paired.token}\n"
         f"Run: simgate agent --server <URL> --token <TOKEN> --driver simulator",
     )
+
+
+ACCOUNT_OPTION = typer.Option(..., "--account", help="E-mail of the account.")
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+@optout_app.command("list")
+def optout_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """List the account's opted-out numbers, oldest first."""
+    from simgate.domain import timefmt
+    from simgate.services import optouts
+
+    async def job(ctx: Context) -> list[optouts.OptOut]:
+        return await optouts.list_opt_outs(ctx, await optouts.account_of(ctx, account))
+
+    found = _run_with_context(_settings(), job)
+    rows = [
+        {"number": item.number, "source": item.source, "since": timefmt.iso_utc(item.created_ms)}
+        for item in found
+    ]
+    lines = [f"{row['number']}\t{row['source']}\t{row['since']}" for row in rows]
+    _emit(as_json, {"opt_outs": rows}, "\n".join(lines) or "No number opted out.")
+
+
+@optout_app.command("add")
+def optout_add(
+    number: str = typer.Argument(..., help="The number that must not be texted any more."),
+    account: str = ACCOUNT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Put a number on the account's opt-out list: /sendsms/ fails its messages (opted_out)."""
+    from simgate.services import optouts
+
+    async def job(ctx: Context) -> optouts.OptOutChange:
+        return await optouts.add(ctx, await optouts.account_of(ctx, account), number, "cli")
+
+    change = _run_with_context(_settings(), job)
+    human = "added" if change.changed else "already on the list"
+    _emit(as_json, {"number": change.number, "added": change.changed}, f"{change.number} {human}")
+
+
+@optout_app.command("remove")
+def optout_remove(
+    number: str = typer.Argument(..., help="The number that may be texted again."),
+    account: str = ACCOUNT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Take a number off the account's opt-out list."""
+    from simgate.services import optouts
+
+    async def job(ctx: Context) -> optouts.OptOutChange:
+        return await optouts.remove(ctx, await optouts.account_of(ctx, account), number)
+
+    change = _run_with_context(_settings(), job)
+    human = "removed" if change.changed else "was not on the list"
+    _emit(as_json, {"number": change.number, "removed": change.changed}, f"{change.number} {human}")
 
 
 @app.command()

@@ -6,11 +6,18 @@ point and passed down, so tests build it explicitly and never leak state between
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from simgate.domain.optout import (
+    DEFAULT_OPTIN_KEYWORDS,
+    DEFAULT_OPTOUT_KEYWORDS,
+    MAX_KEYWORD_CHARS,
+    keyword_form,
+)
 
 
 class Settings(BaseSettings):
@@ -52,6 +59,11 @@ class Settings(BaseSettings):
     request_head_timeout_seconds: float = Field(default=15.0, ge=0.1, le=300)
     # An idle keep-alive connection is closed this many seconds after its last response.
     keep_alive_timeout_seconds: int = Field(default=5, ge=1, le=300)
+    # A received SMS that is one of these words (any case, closing punctuation ignored) puts its
+    # sender on the account's opt-out list; one of ``optin_keywords`` takes it off. In the
+    # environment, a comma-separated list (``SIMGATE_OPTOUT_KEYWORDS=STOP,FIN``); empty: none.
+    optout_keywords: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OPTOUT_KEYWORDS
+    optin_keywords: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OPTIN_KEYWORDS
 
     @field_validator("default_region")
     @classmethod
@@ -63,6 +75,30 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         ZoneInfo(value)  # raises for an unknown zone, so a typo fails at start-up
         return value
+
+    @field_validator("optout_keywords", "optin_keywords", mode="before")
+    @classmethod
+    def _keyword_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(word.strip() for word in value.split(",") if word.strip())
+        return value
+
+    @field_validator("optout_keywords", "optin_keywords")
+    @classmethod
+    def _usable_keywords(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for word in value:
+            if not keyword_form(word) or len(keyword_form(word)) > MAX_KEYWORD_CHARS:
+                raise ValueError(f"{word!r} cannot be a keyword (1 to {MAX_KEYWORD_CHARS} letters)")
+        return value
+
+    @model_validator(mode="after")
+    def _keywords_disjoint(self) -> Settings:
+        both = {keyword_form(word) for word in self.optout_keywords} & {
+            keyword_form(word) for word in self.optin_keywords
+        }
+        if both:
+            raise ValueError(f"keywords both opt out and opt in: {', '.join(sorted(both))}")
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

@@ -65,6 +65,7 @@ def send_request(params: Params, source: str = "api") -> SendRequest:
         shorturl=bool(params.choice("shorturl", ZERO_ONE)),
         encrypt=bool(params.choice("encrypt_message", YES)),
         source=source,
+        force_optout=bool(params.choice("force_optout", ZERO_ONE)),
     )
 
 
@@ -221,6 +222,7 @@ compat_route(
         Doc("waonly", "`yes`: WhatsApp only.", enum=("yes",)),
         Doc("encrypt_message", "`yes`: the recipient needs a key to read it.", enum=("yes",)),
         Doc("schedule_timestamp", "UTC UNIX seconds before which it is not sent.", type="integer"),
+        Doc("force_optout", "`1`: send to numbers that opted out too.", enum=("0", "1")),
     ],
 )
 compat_route(

@@ -10,15 +10,18 @@ from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate.context import Context
 from simgate.domain import guids
 from simgate.domain.errors import NotFound, SimgateError, invalid
 from simgate.domain.framekeys import frame_key
+from simgate.domain.optout import KeywordIntent, intent_of
 from simgate.domain.recipients import normalize_number
 from simgate.services.devices import Device
 from simgate.store import devices as device_store
 from simgate.store import inbox as inbox_store
+from simgate.store import optouts as optout_store
 
 
 @dataclass(frozen=True)
@@ -48,14 +51,20 @@ class Recorded:
 
 
 async def record_received(ctx: Context, device: Device, sms: Inbound) -> Recorded:
-    """Store an SMS the device received, once per frame id."""
+    """Store an SMS the device received, once per frame id.
+
+    A new SMS whose whole text is a stop (or start) keyword also puts its sender on (or takes
+    it off) the account's opt-out list, in the same transaction: the SMS is never stored
+    without its effect, and a resent frame changes nothing.
+    """
     now = ctx.clock()
+    number = sender_number(sms.number, ctx.settings.default_region)
     row = {
         "guid": guids.new_guid(),
         "account_id": device.account_id,
         "device_id": device.id,
         "device_sid": device.sid,
-        "number": sender_number(sms.number, ctx.settings.default_region),
+        "number": number,
         "text": sms.text,
         "sim": sms.sim,
         "received_ms": sms.received_ms,
@@ -66,7 +75,22 @@ async def record_received(ctx: Context, device: Device, sms: Inbound) -> Recorde
     }
     async with ctx.db.begin() as conn:
         stored, new = await inbox_store.insert_once(conn, row)
+        if new:
+            await _apply_keyword(ctx, conn, device.account_id, number, sms.text)
     return Recorded(key=str(stored["guid"]), new=new)
+
+
+async def _apply_keyword(
+    ctx: Context, conn: AsyncConnection, account_id: int, number: str, text: str
+) -> None:
+    if not number:  # a hidden sender cannot be texted anyway
+        return
+    settings = ctx.settings
+    intent = intent_of(text, settings.optout_keywords, settings.optin_keywords)
+    if intent is KeywordIntent.OPT_OUT:
+        await optout_store.add(conn, account_id, number, source="keyword", created_ms=ctx.clock())
+    elif intent is KeywordIntent.OPT_IN:
+        await optout_store.remove(conn, account_id, number)
 
 
 #: ``/getsms/`` answers at most this many rows (the newest); see docs/api-receiving.md.

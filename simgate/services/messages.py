@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,8 +25,11 @@ from simgate.store import devices as device_store
 from simgate.store import inbox as inbox_store
 from simgate.store import links as link_store
 from simgate.store import messages as message_store
+from simgate.store import optouts as optout_store
 
 WHATSAPP_CAPABILITY = "whatsapp"
+#: ``error_api`` of a message to a number on the account's opt-out list (see services/optouts).
+OPTED_OUT: Final = "opted_out"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class SendRequest:
     shorturl: bool = False
     encrypt: bool = False
     source: str = "api"
+    #: Send to numbers on the opt-out list too (``force_optout=1``), for messages they still
+    #: need (a one-time code, an order they placed).
+    force_optout: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,9 @@ async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutco
     The call returns once the rows are committed: from then on a crash loses nothing. Invalid
     recipients are reported back beside the accepted ones; if none is valid, nothing is stored.
     Short links and sealing rewrite the text *before* it is stored and its SMS parts counted,
-    so the stored text is exactly what the radio sends.
+    so the stored text is exactly what the radio sends. A message to a number on the account's
+    opt-out list is stored as failed (``opted_out``) unless ``request.force_optout``; the list
+    is read in one query for all recipients.
     """
     text = request.message
     if not text.strip():
@@ -167,6 +175,9 @@ async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutco
         ):
             raise NotFound(f"No device with sIdentifiant {request.sid!r} in this account.")
         error = await _channel_error(conn, account_id, request.channel, request.sid)
+        opted = (
+            set() if request.force_optout else await optout_store.opted_out(conn, account_id, valid)
+        )
         drafts = await drafting.compose(
             conn,
             ctx.settings.public_base_url,
@@ -176,18 +187,22 @@ async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutco
             shorturl=request.shorturl,
         )
         # A future send time parks the message as scheduled; the scheduler queues it on time.
-        state = MessageState.SCHEDULED if scheduled else MessageState.QUEUED
-        if error:
-            # Failed at once: the log shows why, and /resend/ can retry it later.
-            check_transition(state, MessageState.FAILED)
-            state = MessageState.FAILED
+        waiting = MessageState.SCHEDULED if scheduled else MessageState.QUEUED
+        # Failed at once: the log shows why, and /resend/ can retry it later. A channel no
+        # device can carry fails every message; a number that opted out fails its own.
+        errors = {
+            draft.guid: error or (OPTED_OUT if draft.recipient in opted else "") for draft in drafts
+        }
+        if any(errors.values()):
+            check_transition(waiting, MessageState.FAILED)
+        states = {guid: MessageState.FAILED if why else waiting for guid, why in errors.items()}
         rows = [
             _message_row(
                 account_id,
                 request,
                 draft,
-                state=state,
-                error=error,
+                state=states[draft.guid],
+                error=errors[draft.guid],
                 now=now,
                 not_before=not_before,
             )
@@ -196,24 +211,27 @@ async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutco
         await message_store.insert_many(conn, rows)
         await link_store.insert_links(conn, drafting.link_rows(drafts, account_id, now))
         await link_store.insert_sealed(conn, drafting.sealed_rows(drafts, account_id, now))
-    if not error:
-        ctx.bus.publish(bus.SCHEDULE if scheduled else bus.WORK, str(account_id))
-    accepted = [
-        Accepted(
-            guid=draft.guid,
-            recipient=draft.recipient,
-            parts=draft.segments.parts,
-            encoding=draft.segments.encoding,
-            port=request.port,
-            channel=request.channel,
-            schedule_ms=request.schedule_ms,
-            state=state.value,
-            error=error,
-            sealed_url=draft.sealed_url,
+        accepted = [
+            Accepted(
+                guid=draft.guid,
+                recipient=draft.recipient,
+                parts=draft.segments.parts,
+                encoding=draft.segments.encoding,
+                port=request.port,
+                channel=request.channel,
+                schedule_ms=request.schedule_ms,
+                state=states[draft.guid].value,
+                error=errors[draft.guid],
+                sealed_url=draft.sealed_url,
+            )
+            for draft in drafts
+        ]
+        outcome = SendOutcome(
+            accepted=accepted, rejected=rejected, created_ms=now, passphrase=passphrase
         )
-        for draft in drafts
-    ]
-    return SendOutcome(accepted=accepted, rejected=rejected, created_ms=now, passphrase=passphrase)
+    if not all(errors.values()):
+        ctx.bus.publish(bus.SCHEDULE if scheduled else bus.WORK, str(account_id))
+    return outcome
 
 
 async def _channel_error(
@@ -280,8 +298,9 @@ async def resend(ctx: Context, account_id: int, guid: str) -> SentMessage:
 
     Only a ``failed`` message may be resent (409 otherwise): resending a queued or sent one
     would text the recipient twice. It is also a 409 while no device can carry it (WhatsApp
-    without a WhatsApp device, or its chosen device deleted). The automatic retry count starts
-    again from zero, so an operator error after a resend is retried like on the first attempt.
+    without a WhatsApp device, or its chosen device deleted) or while its recipient is on the
+    opt-out list. The automatic retry count starts again from zero, so an operator error after
+    a resend is retried like on the first attempt.
     """
     now = ctx.clock()
     async with ctx.db.begin() as conn:
@@ -298,6 +317,12 @@ async def resend(ctx: Context, account_id: int, guid: str) -> SentMessage:
         if error:
             # Queued again, it would wait forever: say so instead of pretending.
             raise StateConflict(error, status=state.value)
+        if await optout_store.opted_out(conn, account_id, [row["recipient"]]):
+            raise StateConflict(
+                "The recipient opted out of your messages: send it again with force_optout=1"
+                " if it must go.",
+                status=state.value,
+            )
         moved = await message_store.transition(
             conn,
             account_id,

@@ -1,0 +1,63 @@
+"""The numbers each account must not text any more (``opt_outs``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simgate.store.tables import opt_outs
+
+
+async def add(
+    conn: AsyncConnection, account_id: int, number: str, *, source: str, created_ms: int
+) -> bool:
+    """Put ``number`` on the account's list; False when it was already there (kept as it was,
+    with its first source and date)."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    result = await conn.execute(
+        dialect_insert(opt_outs)
+        .values(account_id=account_id, number=number, source=source, created_ms=created_ms)
+        .on_conflict_do_nothing(index_elements=["account_id", "number"])
+        .returning(opt_outs.c.id)
+    )
+    return result.first() is not None
+
+
+async def remove(conn: AsyncConnection, account_id: int, number: str) -> bool:
+    """Take ``number`` off the account's list; False when it was not on it."""
+    result = await conn.execute(
+        delete(opt_outs)
+        .where(opt_outs.c.account_id == account_id, opt_outs.c.number == number)
+        .returning(opt_outs.c.id)
+    )
+    return result.first() is not None
+
+
+async def list_for_account(conn: AsyncConnection, account_id: int) -> Sequence[RowMapping]:
+    """The account's opted-out numbers, oldest first."""
+    result = await conn.execute(
+        select(opt_outs)
+        .where(opt_outs.c.account_id == account_id)
+        .order_by(opt_outs.c.created_ms, opt_outs.c.id)
+    )
+    return result.mappings().all()
+
+
+async def opted_out(conn: AsyncConnection, account_id: int, numbers: Collection[str]) -> set[str]:
+    """Which of ``numbers`` are on the account's list, in one query whatever their count.
+
+    One bound value per number: a send has at most ``max_recipients`` (1000 by default), far
+    below both engines' limit on bound values (32 766 on SQLite, 32 767 on asyncpg).
+    """
+    if not numbers:
+        return set()
+    result = await conn.execute(
+        select(opt_outs.c.number).where(
+            opt_outs.c.account_id == account_id, opt_outs.c.number.in_(list(numbers))
+        )
+    )
+    return set(result.scalars())
