@@ -15,11 +15,13 @@ from simgate.domain import timefmt
 from simgate.domain.errors import invalid, missing
 from simgate.services import devices
 from simgate.services.devices import (
+    MAX_LIMIT,
     DeviceChange,
     DeviceList,
     DeviceQuery,
     DeviceRemoved,
     DeviceView,
+    Pacing,
 )
 
 router = APIRouter(tags=["Devices"])
@@ -62,6 +64,27 @@ def _mobile(mobile: DeviceView, zone: ZoneInfo) -> dict[str, Any]:
         "capabilities": mobile.capabilities,
         "sent_today": mobile.sent_today,
         "received_today": mobile.received_today,
+        "charging": mobile.charging,
+        "online_since": _time(mobile.online_since_ms, zone),
+        "offline_since": _time(mobile.offline_since_ms, zone),
+        "pacing": _pacing(mobile.pacing),
+        "reported_rate": (
+            None
+            if mobile.reported_rate is None
+            else {"count": mobile.reported_rate[0], "seconds": mobile.reported_rate[1]}
+        ),
+    }
+
+
+def _time(ms: int | None, zone: ZoneInfo) -> str | None:
+    return None if ms is None else timefmt.datetime_str(ms, zone)
+
+
+def _pacing(pacing: Pacing) -> dict[str, int | None]:
+    return {
+        "rate_per_minute": pacing.rate_per_minute,
+        "rate_per_hour": pacing.rate_per_hour,
+        "daily_cap": pacing.daily_cap,
     }
 
 
@@ -115,7 +138,16 @@ async def mobile_update(request: Request) -> Response:
     label = params.raw("label")
     if label is None:
         raise missing("label")
-    change = DeviceChange(sid=sid, label=label, phone_number=params.text("phone_number"))
+    change = DeviceChange(
+        sid=sid,
+        label=label,
+        phone_number=params.text("phone_number"),
+        pacing=Pacing(
+            rate_per_minute=params.integer("rate_per_minute", minimum=0, maximum=MAX_LIMIT),
+            rate_per_hour=params.integer("rate_per_hour", minimum=0, maximum=MAX_LIMIT),
+            daily_cap=params.integer("daily_cap", minimum=0, maximum=MAX_LIMIT),
+        ),
+    )
     updated = await devices.update_device(ctx, account_id, change)
     return json(
         {
@@ -123,6 +155,7 @@ async def mobile_update(request: Request) -> Response:
             "sid": updated.sid,
             "label": updated.label,
             "phone_number": updated.phone_number,
+            "pacing": _pacing(updated.pacing),
         }
     )
 
@@ -156,6 +189,17 @@ compat_route(
         Doc("sid", "The device's SID.", True),
         Doc("label", "The new label; required, but may be empty (`label=`).", True),
         Doc("phone_number", "The SIM's phone number; empty leaves it unchanged."),
+        Doc(
+            "rate_per_minute",
+            "At most this many sends a minute, evenly spaced; 0: none.",
+            type="integer",
+        ),
+        Doc(
+            "rate_per_hour",
+            "At most this many sends an hour, evenly spaced; 0: none.",
+            type="integer",
+        ),
+        Doc("daily_cap", "At most this many sends a day (local day); 0: none.", type="integer"),
     ],
 )
 compat_route(

@@ -98,6 +98,7 @@ class DeviceSession:
         #: Of those, the ones the device answered ``accepted`` to: it has them.
         self._accepted: set[str] = set()
         self._closing: asyncio.Task[None] | None = None
+        self._reloading: asyncio.Task[None] | None = None
         self.log = log.bind(device_sid=device.sid, account_id=device.account_id)
 
     # -------------------------------------------------------------------------- carrier
@@ -166,7 +167,10 @@ class DeviceSession:
 
     async def run(self) -> None:
         """Handshake, hand over what the device held, then serve frames until it goes."""
-        unsubscribe = self._ctx.bus.subscribe(bus.DEVICE_REMOVED, self._on_device_removed)
+        unsubscribers = [
+            self._ctx.bus.subscribe(bus.DEVICE_REMOVED, self._on_device_removed),
+            self._ctx.bus.subscribe(bus.DEVICE_CHANGED, self._on_device_changed),
+        ]
         keepers: list[asyncio.Task[None]] = []
         clean = False
         try:
@@ -192,7 +196,8 @@ class DeviceSession:
             raise
         finally:
             self._become(SessionState.CLOSED)
-            unsubscribe()
+            for unsubscribe in unsubscribers:
+                unsubscribe()
             current = self._dispatcher.detach(self)
             for task in keepers:
                 task.cancel()
@@ -287,6 +292,24 @@ class DeviceSession:
         self._dispatcher.detach(self)
         self.log.info("device_removed")
         self._close_soon(CLOSE_INVALID_TOKEN, "device deleted")
+
+    def _on_device_changed(self, device_id: str) -> None:
+        """The owner changed the device's limits: pace by the new ones from the next send."""
+        if device_id == str(self.device.id) and self._state is not SessionState.CLOSED:
+            self._reloading = asyncio.get_running_loop().create_task(self._reload())
+
+    async def _reload(self) -> None:
+        device = await device_service.device_by_id(self._ctx, self.device.id)
+        if device is None:
+            return
+        self.device = device
+        self._limits = replace(
+            self._limits,
+            per_minute=device.rate_per_minute,
+            per_hour=device.rate_per_hour,
+            daily_cap=device.daily_cap,
+        )
+        self._dispatcher.kick(self.account_id)
 
     def _close_soon(self, code: int, reason: str) -> None:
         self._closing = asyncio.get_running_loop().create_task(self._close(code, reason))

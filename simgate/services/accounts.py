@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from simgate.context import Context
 from simgate.domain.errors import ApiExpired, InvalidApiKey, InvalidParameter
+from simgate.domain.routing import Policy
 from simgate.services import credentials
 from simgate.store import accounts as account_store
 
@@ -71,3 +72,20 @@ async def authenticate_key(ctx: Context, api_key: str) -> int:
     if row["expires_ms"] is not None and row["expires_ms"] <= ctx.clock():
         raise ApiExpired("The API key has expired.")
     return int(row["account_id"])
+
+
+async def set_routing_policy(ctx: Context, email: str, policy: str) -> str:
+    """Choose how the account's messages are spread over its devices; the policy's name."""
+    try:
+        chosen = Policy(policy.strip().lower())
+    except ValueError:
+        names = ", ".join(item.value for item in Policy)
+        raise InvalidParameter(
+            f"Unknown routing policy {policy!r}: use one of {names}.", parameter="policy"
+        ) from None
+    async with ctx.db.begin() as conn:
+        account = await account_store.by_email(conn, email.strip().lower())
+        if account is None:
+            raise InvalidParameter(f"No account with e-mail {email}.", parameter="account")
+        await account_store.set_routing_policy(conn, int(account["id"]), chosen.value)
+    return chosen.value

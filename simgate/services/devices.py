@@ -61,8 +61,37 @@ def _device(row: RowMapping) -> Device:
     )
 
 
-async def add_device(ctx: Context, account_email: str, label: str) -> Paired:
+@dataclass(frozen=True)
+class Pacing:
+    """Send limits an owner sets on a device. In a change, None leaves a limit as it is and 0
+    removes it (the agent's own reported limit then applies, if any)."""
+
+    rate_per_minute: int | None = None
+    rate_per_hour: int | None = None
+    daily_cap: int | None = None
+
+    def columns(self) -> dict[str, int | None]:
+        """The device columns this sets: 0 becomes NULL (no limit), None is left out."""
+        values = {
+            "rate_per_minute": self.rate_per_minute,
+            "rate_per_hour": self.rate_per_hour,
+            "daily_cap": self.daily_cap,
+        }
+        for name, value in values.items():
+            if value is not None and not 0 <= value <= MAX_LIMIT:
+                raise invalid(name, f"must be between 0 (no limit) and {MAX_LIMIT}")
+        return {name: value or None for name, value in values.items() if value is not None}
+
+
+#: Largest pacing limit accepted: more than any phone or modem sends in a day.
+MAX_LIMIT = 1_000_000
+
+
+async def add_device(
+    ctx: Context, account_email: str, label: str, pacing: Pacing | None = None
+) -> Paired:
     """Pair a new device; its token is returned in clear only here."""
+    limits = (pacing or Pacing()).columns()
     token = credentials.new_device_token()
     sid = credentials.new_device_sid()
     async with ctx.db.begin() as conn:
@@ -77,6 +106,7 @@ async def add_device(ctx: Context, account_email: str, label: str) -> Paired:
             token_prefix=token.prefix,
             token_digest=token.digest,
             now_ms=ctx.clock(),
+            limits=limits,
         )
     return Paired(sid=sid, token=token.value)
 
@@ -205,6 +235,12 @@ class DeviceView:
     capabilities: list[str]
     sent_today: int
     received_today: int
+    charging: bool | None = None
+    online_since_ms: int | None = None
+    offline_since_ms: int | None = None
+    pacing: Pacing = Pacing()
+    #: The agent's own limit from its hello: (count, seconds), or None.
+    reported_rate: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +279,19 @@ def _view(
         capabilities=capabilities_of(row),
         sent_today=sent.get(device_id, 0),
         received_today=received.get(device_id, 0),
+        charging=row["charging"],
+        online_since_ms=row["online_since_ms"],
+        offline_since_ms=row["offline_since_ms"],
+        pacing=Pacing(
+            rate_per_minute=row["rate_per_minute"],
+            rate_per_hour=row["rate_per_hour"],
+            daily_cap=row["daily_cap"],
+        ),
+        reported_rate=(
+            (int(row["reported_rate_count"]), int(row["reported_rate_seconds"]))
+            if row["reported_rate_count"] and row["reported_rate_seconds"]
+            else None
+        ),
     )
 
 
@@ -305,11 +354,13 @@ async def list_devices(
 
 @dataclass(frozen=True)
 class DeviceChange:
-    """``label`` replaces the label (empty clears it); ``phone_number`` None leaves it as is."""
+    """``label`` replaces the label (empty clears it, None leaves it); ``phone_number`` None
+    leaves it as is; ``pacing`` sets or removes send limits."""
 
     sid: str
-    label: str
+    label: str | None
     phone_number: str | None = None
+    pacing: Pacing = Pacing()
 
 
 @dataclass(frozen=True)
@@ -317,33 +368,61 @@ class DeviceUpdated:
     sid: str
     label: str
     phone_number: str | None
+    pacing: Pacing = Pacing()
 
 
 async def update_device(ctx: Context, account_id: int, change: DeviceChange) -> DeviceUpdated:
-    """Rename a device and optionally set its phone number (normalised to E.164).
+    """Rename a device, set its phone number (normalised to E.164) or its send limits.
 
-    A SID of another account is reported exactly like an unknown one.
+    A SID of another account is reported exactly like an unknown one. New limits reach a
+    device connected to this process at once, and one connected elsewhere when it reconnects.
     """
-    label = change.label.strip()
-    if len(label) > MAX_LABEL:
-        raise invalid("label", f"at most {MAX_LABEL} characters")
-    phone: str | None = None
+    values: dict[str, object] = dict(change.pacing.columns())
+    if change.label is not None:
+        label = change.label.strip()
+        if len(label) > MAX_LABEL:
+            raise invalid("label", f"at most {MAX_LABEL} characters")
+        values["label"] = label
     if change.phone_number is not None:
         try:
-            phone = normalize_number(change.phone_number, ctx.settings.default_region)
+            values["phone_number"] = normalize_number(
+                change.phone_number, ctx.settings.default_region
+            )
         except InvalidParameter as exc:
             raise invalid(
                 "phone_number", "not a phone number (expected E.164, e.g. +32470123456)"
             ) from exc
     async with ctx.db.begin() as conn:
-        row = await device_store.update_label(
-            conn, account_id, change.sid, label=label, phone_number=phone
-        )
+        row = await device_store.change(conn, account_id, change.sid, values)
     if row is None:
         raise NotFound(f"No device with SID {change.sid!r} in this account.")
+    ctx.bus.publish(bus.DEVICE_CHANGED, str(row["id"]))
     return DeviceUpdated(
-        sid=str(row["sid"]), label=str(row["label"]), phone_number=row["phone_number"] or None
+        sid=str(row["sid"]),
+        label=str(row["label"]),
+        phone_number=row["phone_number"] or None,
+        pacing=Pacing(
+            rate_per_minute=row["rate_per_minute"],
+            rate_per_hour=row["rate_per_hour"],
+            daily_cap=row["daily_cap"],
+        ),
     )
+
+
+async def update_any_device(ctx: Context, change: DeviceChange) -> DeviceUpdated:
+    """``update_device`` for an operator who names the device by SID alone (the CLI)."""
+    async with ctx.db.connect() as conn:
+        row = await device_store.by_sid(conn, change.sid)
+    if row is None:
+        raise NotFound(f"No device with SID {change.sid!r}.")
+    return await update_device(ctx, int(row["account_id"]), change)
+
+
+async def device_by_id(ctx: Context, device_id: int) -> Device | None:
+    """A device as a connection knows it, read again (after its owner changed it)."""
+    async with ctx.db.connect() as conn:
+        row = await device_store.by_id(conn, device_id)
+    return None if row is None else _device(row)
 
 
 @dataclass(frozen=True)

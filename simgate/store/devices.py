@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
@@ -24,6 +24,7 @@ async def create(
     token_digest: str,
     now_ms: int,
     phone_number: str = "",
+    limits: Mapping[str, int | None] | None = None,
 ) -> int:
     result = await conn.execute(
         devices.insert()
@@ -37,6 +38,7 @@ async def create(
             created_ms=now_ms,
             sims="[]",
             capabilities="[]",
+            **dict(limits or {}),
         )
         .returning(devices.c.id)
     )
@@ -45,6 +47,17 @@ async def create(
 
 async def by_token_digest(conn: AsyncConnection, digest: str) -> RowMapping | None:
     result = await conn.execute(select(devices).where(devices.c.token_digest == digest))
+    return result.mappings().first()
+
+
+async def by_id(conn: AsyncConnection, device_id: int) -> RowMapping | None:
+    result = await conn.execute(select(devices).where(devices.c.id == device_id))
+    return result.mappings().first()
+
+
+async def by_sid(conn: AsyncConnection, sid: str) -> RowMapping | None:
+    """Any account's device by SID: for the operator's CLI only, never for an API caller."""
+    result = await conn.execute(select(devices).where(devices.c.sid == sid))
     return result.mappings().first()
 
 
@@ -147,24 +160,19 @@ async def touch(
     await conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
 
 
-async def update_label(
+async def change(
     conn: AsyncConnection,
     account_id: int,
     sid: str,
-    *,
-    label: str,
-    phone_number: str | None,
+    values: Mapping[str, object],
 ) -> RowMapping | None:
-    """Set the label (and the phone number unless None); the updated row, or None if not found."""
-    values: dict[str, str] = {"label": label}
-    if phone_number is not None:
-        values["phone_number"] = phone_number
-    result = await conn.execute(
-        update(devices)
-        .where(devices.c.account_id == account_id, devices.c.sid == sid)
-        .values(**values)
-        .returning(devices)
-    )
+    """Set the given columns of a device of this account; the updated row, or None.
+
+    With nothing to change it still answers the row (and None for an unknown SID).
+    """
+    statement = update(devices).where(devices.c.account_id == account_id, devices.c.sid == sid)
+    statement = statement.values(**dict(values) if values else {"sid": devices.c.sid})
+    result = await conn.execute(statement.returning(devices))
     row: RowMapping | None = result.mappings().first()
     return row
 
