@@ -13,12 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from simgate.api import bodies
+from simgate.api.jsonresponse import JsonResponse
 from simgate.api.params import Params
 from simgate.api.routing import Doc, compat_route, json, start
 from simgate.domain import guids
 from simgate.domain.channels import Channel
 from simgate.domain.errors import invalid, missing
-from simgate.services import messages
+from simgate.services import idempotency, messages
 from simgate.services.messages import (
     DeleteQuery,
     LogQuery,
@@ -93,10 +94,51 @@ def send_body(outcome: SendOutcome, zone: ZoneInfo) -> dict[str, Any]:
     return body
 
 
+#: Header of an answer given again for a repeated idempotency key (the first one has none).
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def idempotency_key(request: Request, params: Params) -> str | None:
+    """The ``Idempotency-Key`` header or the ``idempotency_key`` parameter, checked; both may
+    be sent only if they agree."""
+    header = request.headers.get("idempotency-key", "").strip() or None
+    param = params.text("idempotency_key")
+    if header is not None and param is not None and header != param:
+        raise invalid("idempotency_key", "differs from the Idempotency-Key header")
+    key = param or header
+    return None if key is None else idempotency.check_key(key)
+
+
+def replayable(outcome: SendOutcome, zone: ZoneInfo) -> idempotency.Answer:
+    """The answer a repeat of the request gets: this one, without the key of an encrypted
+    message, which the server never keeps."""
+    body = send_body(outcome, zone)
+    body["result"]["encrypted"].pop("key", None)
+    return idempotency.Answer(status=200, body=bytes(JsonResponse(body).body).decode())
+
+
 async def sendsms(request: Request) -> Response:
     ctx, params, account_id = await start(request)
-    outcome = await messages.send(ctx, account_id, send_request(params))
-    return json(send_body(outcome, ctx.settings.zone))
+    zone = ctx.settings.zone
+    send = send_request(params)
+    key = idempotency_key(request, params)
+    if key is None:
+        outcome = await messages.send(ctx, account_id, send)
+    else:
+        keyed = await idempotency.send(
+            ctx, account_id, key, send, lambda outcome: replayable(outcome, zone)
+        )
+        if keyed.replay is not None:
+            return Response(
+                keyed.replay.body,
+                status_code=keyed.replay.status,
+                media_type=JsonResponse.media_type,
+                headers={REPLAYED_HEADER: "true"},
+            )
+        if keyed.outcome is None:  # a KeyedSend has one or the other
+            raise RuntimeError("idempotent send without outcome nor replay")
+        outcome = keyed.outcome
+    return json(send_body(outcome, zone))
 
 
 def guid_param(params: Params, name: str) -> str | None:
@@ -223,6 +265,11 @@ compat_route(
         Doc("encrypt_message", "`yes`: the recipient needs a key to read it.", enum=("yes",)),
         Doc("schedule_timestamp", "UTC UNIX seconds before which it is not sent.", type="integer"),
         Doc("force_optout", "`1`: send to numbers that opted out too.", enum=("0", "1")),
+        Doc(
+            "idempotency_key",
+            "A repeat with this key (or `Idempotency-Key` header) within 24 h gets the first"
+            " answer again instead of sending again.",
+        ),
     ],
 )
 compat_route(

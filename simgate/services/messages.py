@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -139,7 +139,21 @@ def _sent_message(row: RowMapping) -> SentMessage:
     )
 
 
-async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutcome:
+class SendGuard(Protocol):
+    """What runs inside a send's transaction around the messages (see services/idempotency).
+
+    ``claim`` runs first, before anything is read or written, and may raise to stop the send;
+    ``record`` runs last, with the outcome about to be committed together with the messages.
+    """
+
+    async def claim(self, conn: AsyncConnection) -> None: ...
+
+    async def record(self, conn: AsyncConnection, outcome: SendOutcome) -> None: ...
+
+
+async def send(
+    ctx: Context, account_id: int, request: SendRequest, guard: SendGuard | None = None
+) -> SendOutcome:
     """Validate, store one message per recipient, and wake the dispatcher.
 
     The call returns once the rows are committed: from then on a crash loses nothing. Invalid
@@ -169,6 +183,8 @@ async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutco
     scheduled = request.schedule_ms is not None and request.schedule_ms > now
     not_before = request.schedule_ms if scheduled and request.schedule_ms is not None else now
     async with ctx.db.begin() as conn:
+        if guard is not None:
+            await guard.claim(conn)
         if (
             request.sid is not None
             and await device_store.get(conn, account_id, request.sid) is None
@@ -229,6 +245,8 @@ async def send(ctx: Context, account_id: int, request: SendRequest) -> SendOutco
         outcome = SendOutcome(
             accepted=accepted, rejected=rejected, created_ms=now, passphrase=passphrase
         )
+        if guard is not None:
+            await guard.record(conn, outcome)
     if not all(errors.values()):
         ctx.bus.publish(bus.SCHEDULE if scheduled else bus.WORK, str(account_id))
     return outcome
