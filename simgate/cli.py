@@ -109,22 +109,90 @@ def account_create(
     )
 
 
+RATE_PER_MINUTE = typer.Option(
+    None, "--rate-per-minute", min=0, help="At most N sends a minute, evenly spaced (0: none)."
+)
+RATE_PER_HOUR = typer.Option(
+    None, "--rate-per-hour", min=0, help="At most N sends an hour, evenly spaced (0: none)."
+)
+DAILY_CAP = typer.Option(None, "--daily-cap", min=0, help="At most N sends a day (0: none).")
+
+
 @device_app.command("add")
 def device_add(
+    *,
     account: str = typer.Option(..., "--account", help="E-mail of the owning account."),
     label: str = typer.Option("", "--label", help="A name for the device."),
+    rate_per_minute: int | None = RATE_PER_MINUTE,
+    rate_per_hour: int | None = RATE_PER_HOUR,
+    daily_cap: int | None = DAILY_CAP,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Pair a new device and print its SID and token (the token is shown only now)."""
     from simgate.services import devices
 
-    paired = _run_with_context(_settings(), lambda ctx: devices.add_device(ctx, account, label))
+    pacing = devices.Pacing(
+        rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour, daily_cap=daily_cap
+    )
+    paired = _run_with_context(
+        _settings(), lambda ctx: devices.add_device(ctx, account, label, pacing)
+    )
     _emit(
         as_json,
         {"sid": paired.sid, "token": paired.token},
         f"Device {paired.sid} added.\nToken (shown once): {paired.token}\n"
         f"Run: simgate agent --server <URL> --token <TOKEN> --driver simulator",
     )
+
+
+@device_app.command("update")
+def device_update(
+    sid: str = typer.Argument(..., help="SID of the device."),
+    *,
+    label: str | None = typer.Option(None, "--label", help="A new name (empty clears it)."),
+    rate_per_minute: int | None = RATE_PER_MINUTE,
+    rate_per_hour: int | None = RATE_PER_HOUR,
+    daily_cap: int | None = DAILY_CAP,
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Rename a device or set its send limits (a connected device gets them on reconnect)."""
+    from simgate.services import devices
+
+    change = devices.DeviceChange(
+        sid=sid,
+        label=label,
+        pacing=devices.Pacing(
+            rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour, daily_cap=daily_cap
+        ),
+    )
+    updated = _run_with_context(_settings(), lambda ctx: devices.update_any_device(ctx, change))
+    pacing = {
+        "rate_per_minute": updated.pacing.rate_per_minute,
+        "rate_per_hour": updated.pacing.rate_per_hour,
+        "daily_cap": updated.pacing.daily_cap,
+    }
+    _emit(
+        as_json,
+        {"sid": updated.sid, "label": updated.label, "pacing": pacing},
+        f"Device {updated.sid} updated: label {updated.label!r}, "
+        + ", ".join(
+            f"{name} {value if value is not None else 'none'}" for name, value in pacing.items()
+        ),
+    )
+
+
+@account_app.command("routing")
+def account_routing(
+    policy: str = typer.Argument(..., help="round_robin, least_loaded or sticky."),
+    account: str = typer.Option(..., "--account", help="E-mail of the account."),
+) -> None:
+    """Choose how the account's messages are spread over its devices."""
+    from simgate.services import accounts
+
+    chosen = _run_with_context(
+        _settings(), lambda ctx: accounts.set_routing_policy(ctx, account, policy)
+    )
+    typer.echo(f"Routing policy of {account}: {chosen}")
 
 
 ACCOUNT_OPTION = typer.Option(..., "--account", help="E-mail of the account.")
@@ -268,9 +336,10 @@ def _register_agent() -> None:
 
 
 def _register_client_commands() -> None:
-    from simgate.client.commands import inbox_command, log_command, send_command
+    from simgate.client.commands import cancel_command, inbox_command, log_command, send_command
 
     app.command("send", help="Send an SMS through a simgate server.")(send_command)
+    app.command("cancel", help="Cancel a message that no phone has taken yet.")(cancel_command)
     app.command("inbox", help="List the SMS your phones received.")(inbox_command)
     app.command("log", help="List the messages sent through the API.")(log_command)
 
