@@ -116,7 +116,8 @@ def check_transition(src: MessageState, dst: MessageState) -> None:
 
 
 MAX_AUTO_RETRIES = 3
-"""Automatic retries after an operator error before a message stays FAILED.
+"""Automatic retries after an operator error before a message stays FAILED (the default of
+``SIMGATE_RETRY_MAX``).
 
 Transient network refusals usually clear within minutes; past three tries with growing gaps
 the failure is most likely permanent (bad number, no credit) and retrying only costs money.
@@ -134,12 +135,13 @@ RETRY_DELAY_CAP = 3600.0
 _NO_OVERFLOW_ATTEMPTS = 64  # 4.0 ** 63 is still a finite float, far above the cap
 
 
-def retry_delay(attempt: int) -> float:
+def retry_delay(attempt: int, base: float = RETRY_BASE_DELAY) -> float:
     """Seconds to wait before automatic retry number ``attempt`` (1-based).
 
     Exponential backoff (30 s, 120 s, 480 s, ...) gives a congested cell or SMSC time to
     recover instead of hammering it, while the first retry still happens fast enough that the
-    user barely notices. Capped at :data:`RETRY_DELAY_CAP`. ``attempt`` below 1 is a
+    user barely notices. ``base`` is the first delay (an operator setting). Capped at
+    :data:`RETRY_DELAY_CAP`. ``attempt`` below 1 is a
     programming error and raises ``ValueError``.
     """
     if attempt < 1:
@@ -147,4 +149,4 @@ def retry_delay(attempt: int) -> float:
     # Huge attempt numbers would overflow a float; the cap is reached long before this anyway.
     if attempt > _NO_OVERFLOW_ATTEMPTS:
         return RETRY_DELAY_CAP
-    return min(RETRY_BASE_DELAY * RETRY_FACTOR ** (attempt - 1), RETRY_DELAY_CAP)
+    return min(base * RETRY_FACTOR ** (attempt - 1), RETRY_DELAY_CAP)

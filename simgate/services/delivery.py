@@ -17,7 +17,7 @@ from sqlalchemy.engine import RowMapping
 from simgate import bus
 from simgate.context import Context
 from simgate.domain.outgoing import Outgoing
-from simgate.domain.states import MAX_AUTO_RETRIES, MessageState, retry_delay
+from simgate.domain.states import MessageState, retry_delay
 from simgate.services.devices import Device
 from simgate.store import messages as message_store
 
@@ -124,8 +124,9 @@ async def report_failed(
     """The device could not send ``guid``.
 
     An operator error (network or SMSC refusal) is retried automatically with backoff, at most
-    ``MAX_AUTO_RETRIES`` times; anything else, or the last retry, leaves the message failed
-    with the device's error text.
+    ``settings.retry_max`` times (after ``retry_base_seconds``, then four times that, ...), the
+    retry preferring another device; anything else, or the last retry, leaves the message
+    failed with the device's error text.
     """
     now = ctx.clock()
     error = error.strip()[:MAX_ERROR_CHARS] or "send failed"
@@ -145,12 +146,14 @@ async def report_failed(
                 _not_held(device, guid, "failed", current)
             return Report.REPEATED if repeated else Report.NOT_HELD
         retries = int(current["retries"])
-        retry = operator and retries < MAX_AUTO_RETRIES
+        settings = ctx.settings
+        retry = operator and retries < settings.retry_max
         if retry:
             to = MessageState.QUEUED
             values: dict[str, object] = {
                 "retries": retries + 1,
-                "not_before_ms": now + int(retry_delay(retries + 1) * 1000),
+                "not_before_ms": now
+                + int(retry_delay(retries + 1, settings.retry_base_seconds) * 1000),
                 "device_id": None,
             }
         else:

@@ -168,6 +168,41 @@ class TestEligibility:
         assert again[other] == [guid]
 
 
+class TestRetrySettings:
+    async def test_the_retry_count_and_first_wait_are_settings(
+        self, shared_servers: Callable[..., LiveServer]
+    ) -> None:
+        """With one retry after 5 s: the first operator failure requeues it for 5 s later, the
+        second one leaves it failed."""
+        server = shared_servers(retry_max=1, retry_base_seconds=5)
+        account = server.create_account()
+        paired = server.add_device(account)
+        start = now_ms()
+        server.ctx.clock = lambda: start
+        async with phone(server, paired.token) as device:
+            [guid] = await send_sms(server, account, numbers(1))
+            for attempt in range(2):
+                assert (await collect({"p": device}, 1))["p"] == [guid]
+                await device.send(
+                    {"type": "failed", "id": f"f{attempt}", "guid": guid, "error": "busy",
+                     "operator": True, "at": AT}
+                )  # fmt: skip
+                await device.next("ack")
+                if attempt == 0:
+                    server.ctx.clock = lambda: start + 4_000
+                    server.call(_publish(server, bus.WORK, str(account.id)))
+                    with pytest.raises(TimeoutError):
+                        await collect({"p": device}, 1, within=0.3)
+                    server.ctx.clock = lambda: start + 5_001
+                    server.call(_publish(server, bus.WORK, str(account.id)))
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            logged = await client.get(
+                "/log/sent/sms/", params={"apikey": account.api_key, "guid_message": guid}
+            )
+        [row] = logged.json()["result"]["sms"]
+        assert (row["status"], row["retries"]) == ("failed", 1)
+
+
 async def _publish(server: LiveServer, topic: str, payload: str) -> None:
     server.ctx.bus.publish(topic, payload)
 
