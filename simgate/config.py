@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from simgate.domain.expiry import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from simgate.domain.optout import (
     DEFAULT_OPTIN_KEYWORDS,
     DEFAULT_OPTOUT_KEYWORDS,
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     # slot, so a burst spreads over the connected devices and a slow phone is never handed more
     # than it can send before its leases, renewed while it is connected, would matter.
     device_window: int = Field(default=16, ge=1, le=1000)
+    # A message no phone has taken this many seconds after it could first be sent ends
+    # "expired" instead of going out late; /sendsms/ may give each message its own ``ttl``.
+    message_ttl_seconds: int = Field(
+        default=DEFAULT_TTL_SECONDS, ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS
+    )
     # Requests larger than this are refused before they are read into memory.
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_recipients: int = Field(default=1000, ge=1)

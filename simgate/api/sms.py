@@ -1,5 +1,5 @@
-"""The sending side of the compatible API: ``/sendsms/``, ``/resend/``, ``/log/sent/sms/``
-and ``/deletesms/``."""
+"""The sending side of the compatible API: ``/sendsms/``, ``/resend/``, ``/cancel/``,
+``/log/sent/sms/`` and ``/deletesms/``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from simgate.api import bodies
 from simgate.api.jsonresponse import JsonResponse
 from simgate.api.params import Params
 from simgate.api.routing import Doc, compat_route, json, start
-from simgate.domain import guids
+from simgate.domain import expiry, guids
 from simgate.domain.channels import Channel
 from simgate.domain.errors import invalid, missing
 from simgate.services import idempotency, messages
@@ -39,6 +39,10 @@ MAX_UNIX = 4_102_444_800
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(2100, 12, 31)
 _DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+TTL_DOC = (
+    f"Seconds ({expiry.MIN_TTL_SECONDS}-{expiry.MAX_TTL_SECONDS}) a phone has to take it before"
+    " it expires, counted from its schedule time or now; default SIMGATE_MESSAGE_TTL_SECONDS."
+)
 
 
 def channel_of(params: Params) -> Channel:
@@ -66,8 +70,14 @@ def send_request(params: Params, source: str = "api") -> SendRequest:
         shorturl=bool(params.choice("shorturl", ZERO_ONE)),
         encrypt=bool(params.choice("encrypt_message", YES)),
         source=source,
+        ttl_seconds=ttl_param(params),
         force_optout=bool(params.choice("force_optout", ZERO_ONE)),
     )
+
+
+def ttl_param(params: Params) -> int | None:
+    """``ttl``: seconds a phone has to take the message before it expires (an extension)."""
+    return params.integer("ttl", minimum=expiry.MIN_TTL_SECONDS, maximum=expiry.MAX_TTL_SECONDS)
 
 
 def send_body(outcome: SendOutcome, zone: ZoneInfo) -> dict[str, Any]:
@@ -156,13 +166,29 @@ async def resend(request: Request) -> Response:
     guid = guid_param(params, "guid")
     if guid is None:
         raise missing("guid")
-    message = await messages.resend(ctx, account_id, guid)
+    message = await messages.resend(ctx, account_id, guid, ttl_param(params))
     return json(
         {
             "success": True,
             "guid": message.guid,
             "status": message.state,
             "note": "The message is queued again and goes out with the next available device.",
+        }
+    )
+
+
+async def cancel(request: Request) -> Response:
+    ctx, params, account_id = await start(request)
+    guid = guid_param(params, "guid")
+    if guid is None:
+        raise missing("guid")
+    message = await messages.cancel(ctx, account_id, guid)
+    return json(
+        {
+            "success": True,
+            "guid": message.guid,
+            "status": message.state,
+            "note": "The message will not be sent.",
         }
     )
 
@@ -264,6 +290,7 @@ compat_route(
         Doc("waonly", "`yes`: WhatsApp only.", enum=("yes",)),
         Doc("encrypt_message", "`yes`: the recipient needs a key to read it.", enum=("yes",)),
         Doc("schedule_timestamp", "UTC UNIX seconds before which it is not sent.", type="integer"),
+        Doc("ttl", TTL_DOC, type="integer"),
         Doc("force_optout", "`1`: send to numbers that opted out too.", enum=("0", "1")),
         Doc(
             "idempotency_key",
@@ -278,7 +305,18 @@ compat_route(
     resend,
     summary="Queue a failed message again",
     description="Only a message in the failed state can be resent (409 otherwise).",
-    params=[Doc("guid", "GUID of the failed message.", True)],
+    params=[
+        Doc("guid", "GUID of the failed message.", True),
+        Doc("ttl", TTL_DOC, type="integer"),
+    ],
+)
+compat_route(
+    router,
+    "/cancel/",
+    cancel,
+    summary="Cancel a message that no phone has taken yet",
+    description="Only a scheduled or queued message can be cancelled (409 otherwise).",
+    params=[Doc("guid", "GUID of the scheduled or queued message.", True)],
 )
 compat_route(
     router,

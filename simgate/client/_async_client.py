@@ -177,6 +177,10 @@ class AsyncClient:
         """Queue a failed message again; :class:`ConflictError` if it is not in error."""
         await self._run(_calls.resend(guid))
 
+    async def cancel(self, guid: str) -> None:
+        """Stop a waiting message from being sent; see :meth:`Client.cancel`."""
+        await self._run(_calls.cancel(guid))
+
     async def delete(
         self, *, guid: str | None = None, start: Day | None = None, end: Day | None = None
     ) -> int:

@@ -225,6 +225,10 @@ def resend(guid: str) -> Call[None]:
     return Call("POST", "/resend/", _params(guid=guid), _ignore)
 
 
+def cancel(guid: str) -> Call[None]:
+    return Call("POST", "/cancel/", _params(guid=guid), _ignore)
+
+
 def _deleted(body: Mapping[str, Any]) -> int:
     return f.opt_integer(body, "deleted") or 0
 

@@ -217,6 +217,11 @@ class Client:
         """Queue a failed message again; :class:`ConflictError` if it is not in error."""
         self._run(_calls.resend(guid))
 
+    def cancel(self, guid: str) -> None:
+        """Stop a scheduled or queued message from being sent; :class:`ConflictError` once a
+        phone has it (or it is already sent, failed, expired or cancelled)."""
+        self._run(_calls.cancel(guid))
+
     def delete(
         self, *, guid: str | None = None, start: Day | None = None, end: Day | None = None
     ) -> int:

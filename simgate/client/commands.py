@@ -1,4 +1,5 @@
-"""``simgate send``, ``simgate inbox`` and ``simgate log``: the client from the command line.
+"""``simgate send``, ``simgate cancel``, ``simgate inbox`` and ``simgate log``: the client from the
+command line.
 
 These commands talk to a running server over HTTP with :class:`simgate.client.Client`, so they
 work from any machine with the base install (no server dependencies). Output is a compact
@@ -21,7 +22,7 @@ from simgate.client._errors import ApiError, SimgateClientError
 from simgate.client._models import ReceivedSms, SendResult, SentSms
 from simgate.client._render import print_json, print_table
 
-__all__ = ["inbox_command", "log_command", "parse_at", "send_command"]
+__all__ = ["cancel_command", "inbox_command", "log_command", "parse_at", "send_command"]
 
 T = TypeVar("T")
 
@@ -128,6 +129,22 @@ def send_command(
         print_json(result)
     else:
         _show_send(result)
+
+
+def cancel_command(
+    guid: str = typer.Argument(..., help="GUID of the message, as `simgate send` printed it."),
+    *,
+    as_json: bool = JSON_OPTION,
+    server: str = SERVER_OPTION,
+    api_key: str = API_KEY_OPTION,
+) -> None:
+    """Cancel a scheduled or queued message, so that no phone ever sends it."""
+    guid = guid.strip().lower()
+    _run(server, api_key, lambda client: client.cancel(guid))
+    if as_json:
+        print_json({"guid": guid, "status": "cancelled"})
+    else:
+        typer.echo(f"Cancelled {guid}: it will not be sent.")
 
 
 def _show_inbox(rows: list[ReceivedSms]) -> None:

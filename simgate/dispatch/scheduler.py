@@ -1,9 +1,11 @@
-"""Wakes the dispatcher when time makes work due: schedules, retry backoffs, expired leases.
+"""Wakes the dispatcher when time makes work due: schedules, retry backoffs, expired leases;
+and ends the messages no phone took within their TTL.
 
 It sleeps until the earliest such moment the store knows of, and is woken early whenever a
 new scheduled message or retry may have moved that moment closer, or a lease was taken that
 ends before it would wake (so an expired lease is requeued when due, not up to a minute late).
-No fixed-interval polling.
+No fixed-interval polling. A new message needs no wake-up for its expiry: no TTL is shorter
+than the longest sleep, so the loop looks again, and learns of the expiry, before it is due.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from simgate.store import messages as message_store
 
 log = structlog.get_logger(__name__)
 
-#: Longest sleep: a safety net for wake-ups missed while another process wrote.
+#: Longest sleep: a safety net for wake-ups missed while another process wrote. At most the
+#: shortest TTL, so that a message stored meanwhile is never noticed after it should expire.
 MAX_SLEEP = 60.0
 
 
@@ -61,13 +64,18 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
     async def tick(self) -> float:
-        """Requeue expired leases, announce due work; seconds until the next moment to look."""
+        """Requeue expired leases, expire messages past their TTL, announce due work; seconds
+        until the next moment to look."""
         now = self._ctx.clock()
         async with self._ctx.db.begin() as conn:
             requeued = await message_store.requeue_expired(conn, now)
             await message_store.promote_due(conn, now)
+            # After promoting: a scheduled message whose TTL ran out is queued by now.
+            expired = await message_store.expire_due(conn, now)
             due = await message_store.due_accounts(conn, now)
             upcoming = await message_store.next_wakeup(conn, now)
+        if expired:
+            log.info("messages_expired", accounts=expired)
         for account_id in sorted(set(requeued) | set(due)):
             self._ctx.bus.publish(bus.WORK, str(account_id))
         if upcoming is None:

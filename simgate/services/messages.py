@@ -1,4 +1,5 @@
-"""Sending messages, resending failed ones, and reading or pruning the sent log."""
+"""Sending messages, resending failed ones, cancelling waiting ones, and reading or pruning the
+sent log."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate import bus
 from simgate.context import Context
-from simgate.domain import timefmt
+from simgate.domain import expiry, timefmt
 from simgate.domain.channels import Channel
 from simgate.domain.errors import NotFound, StateConflict, invalid, missing
 from simgate.domain.recipients import Recipient, parse_recipients
@@ -45,6 +46,8 @@ class SendRequest:
     shorturl: bool = False
     encrypt: bool = False
     source: str = "api"
+    #: Seconds a phone has to take the message before it expires; None: the server's setting.
+    ttl_seconds: int | None = None
     #: Send to numbers on the opt-out list too (``force_optout=1``), for messages they still
     #: need (a one-time code, an order they placed).
     force_optout: bool = False
@@ -182,6 +185,9 @@ async def send(
     now = ctx.clock()
     scheduled = request.schedule_ms is not None and request.schedule_ms > now
     not_before = request.schedule_ms if scheduled and request.schedule_ms is not None else now
+    # The TTL counts from the moment the message may first go out: its schedule, else now.
+    ttl = request.ttl_seconds or ctx.settings.message_ttl_seconds
+    expires = expiry.expires_at(not_before, ttl)
     async with ctx.db.begin() as conn:
         if guard is not None:
             await guard.claim(conn)
@@ -221,6 +227,7 @@ async def send(
                 error=errors[draft.guid],
                 now=now,
                 not_before=not_before,
+                expires=expires,
             )
             for draft in drafts
         ]
@@ -286,6 +293,7 @@ def _message_row(
     error: str,
     now: int,
     not_before: int,
+    expires: int,
 ) -> dict[str, Any]:
     return {
         "guid": draft.guid,
@@ -308,10 +316,13 @@ def _message_row(
         "shorturl": request.shorturl,
         "encrypted": request.encrypt,
         "source": request.source,
+        "expires_ms": expires,
     }
 
 
-async def resend(ctx: Context, account_id: int, guid: str) -> SentMessage:
+async def resend(
+    ctx: Context, account_id: int, guid: str, ttl_seconds: int | None = None
+) -> SentMessage:
     """Put a failed message back in the queue, its errors cleared, and wake the dispatcher.
 
     Only a ``failed`` message may be resent (409 otherwise): resending a queued or sent one
@@ -319,8 +330,11 @@ async def resend(ctx: Context, account_id: int, guid: str) -> SentMessage:
     without a WhatsApp device, or its chosen device deleted) or while its recipient is on the
     opt-out list. The automatic retry count starts again from zero, so an operator error after
     a resend is retried like on the first attempt.
+    Its TTL starts again too: ``ttl_seconds`` from now, or the server's setting (the TTL it was
+    sent with is not kept once a phone has had it).
     """
     now = ctx.clock()
+    expires = expiry.expires_at(now, ttl_seconds or ctx.settings.message_ttl_seconds)
     async with ctx.db.begin() as conn:
         row = await message_store.get(conn, account_id, guid)
         if row is None:
@@ -357,12 +371,45 @@ async def resend(ctx: Context, account_id: int, guid: str) -> SentMessage:
                 "device_id": None,
                 "device_sid": None,
                 "sent_sim": None,
+                # No phone has had it since this resend: its fresh TTL applies.
+                "dispatched_ms": None,
+                "expires_ms": expires,
             },
         )
     if moved is None:  # another request resent it between our read and our update
         raise StateConflict("The message changed state meanwhile; it is no longer failed.")
     ctx.bus.publish(bus.WORK, str(account_id))
     return _sent_message(moved)
+
+
+async def cancel(ctx: Context, account_id: int, guid: str) -> SentMessage:
+    """Make sure a message that no phone has yet will never be sent: it ends ``cancelled``.
+
+    Only a scheduled or queued message can be cancelled; any other state is a 409 that says
+    which (a phone may already be sending a dispatched one, and a settled one is history). One
+    guarded update decides, so a phone claiming the message at the same moment either gets it
+    (and the cancel is a 409) or does not (and it is cancelled), never both.
+    """
+    now = ctx.clock()
+    async with ctx.db.begin() as conn:
+        moved = await message_store.transition(
+            conn,
+            account_id,
+            guid,
+            MessageState.CANCELLED,
+            only_from=(MessageState.SCHEDULED, MessageState.QUEUED),
+            values={"updated_ms": now, "lease_until_ms": None},
+        )
+        current = None if moved is not None else await message_store.get(conn, account_id, guid)
+    if moved is not None:
+        return _sent_message(moved)
+    if current is None:
+        raise NotFound(f"No message with GUID {guid} in this account.")
+    state = str(current["state"])
+    raise StateConflict(
+        f"Only a scheduled or queued message can be cancelled; this one is {state}.",
+        status=state,
+    )
 
 
 @dataclass(frozen=True)

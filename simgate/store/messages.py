@@ -13,11 +13,23 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Update,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate.domain.errors import IllegalTransition
+from simgate.domain.expiry import REASON_PREFIX, REASON_SUFFIX
 from simgate.domain.outgoing import Outgoing
 from simgate.domain.states import MessageState, sources
 from simgate.store._sql import like_pattern
@@ -221,6 +233,38 @@ async def promote_due(conn: AsyncConnection, now_ms: int) -> list[int]:
     return sorted({int(account_id) for account_id in result.scalars().all()})
 
 
+def _waiting_for_first_phone() -> ColumnElement[bool]:
+    """Messages whose TTL still applies: no phone has been handed them since they were stored
+    (or resent). One a phone had may already be on the air, so it never expires."""
+    return messages.c.dispatched_ms.is_(None)
+
+
+async def expire_due(conn: AsyncConnection, now_ms: int) -> list[int]:
+    """End as expired the queued messages no phone took before ``expires_ms``; the accounts.
+
+    ``error_api`` says how long the message waited: ``expires_ms - not_before_ms`` is its TTL,
+    since a message no phone was handed has ``not_before_ms`` where its TTL started (its
+    schedule, its storing or its resend). Only queued messages expire: a scheduled one expires
+    after its schedule time, so the scheduler, which promotes due messages first in the same
+    transaction, always finds it queued by then.
+    """
+    waited = cast((messages.c.expires_ms - messages.c.not_before_ms) // 1000, String)
+    result = await conn.execute(
+        _move(
+            MessageState.EXPIRED,
+            messages.c.expires_ms <= now_ms,
+            _waiting_for_first_phone(),
+            only_from=(MessageState.QUEUED,),
+            values={
+                "error_api": literal(REASON_PREFIX, String) + waited + literal(REASON_SUFFIX),
+                "lease_until_ms": None,
+                "updated_ms": now_ms,
+            },
+        ).returning(messages.c.account_id)
+    )
+    return sorted({int(account_id) for account_id in result.scalars().all()})
+
+
 async def release_device(
     conn: AsyncConnection,
     account_id: int,
@@ -267,7 +311,7 @@ async def due_accounts(conn: AsyncConnection, now_ms: int) -> list[int]:
 
 
 async def next_wakeup(conn: AsyncConnection, now_ms: int) -> int | None:
-    """The earliest future moment at which a message becomes due or a lease runs out."""
+    """The earliest future moment at which a message becomes due, expires or a lease runs out."""
     due = await conn.execute(
         select(func.min(messages.c.not_before_ms)).where(
             messages.c.state.in_((QUEUED, SCHEDULED)), messages.c.not_before_ms > now_ms
@@ -276,7 +320,15 @@ async def next_wakeup(conn: AsyncConnection, now_ms: int) -> int | None:
     lease = await conn.execute(
         select(func.min(messages.c.lease_until_ms)).where(messages.c.state == DISPATCHED)
     )
-    candidates = [value for value in (due.scalar(), lease.scalar()) if value is not None]
+    expiry = await conn.execute(
+        select(func.min(messages.c.expires_ms)).where(
+            messages.c.state == QUEUED,
+            messages.c.expires_ms > now_ms,
+            _waiting_for_first_phone(),
+        )
+    )
+    moments = (due.scalar(), lease.scalar(), expiry.scalar())
+    candidates = [value for value in moments if value is not None]
     return int(min(candidates)) if candidates else None
 
 

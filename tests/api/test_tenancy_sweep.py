@@ -40,6 +40,7 @@ def world(server: LiveServer) -> World:
 def probes(world: World) -> list[tuple[str, dict[str, str]]]:
     return [
         ("/resend/", {"guid": world.sent_guid}),
+        ("/cancel/", {"guid": world.sent_guid}),
         ("/deletesms/", {"guid_message": world.sent_guid}),
         ("/deletesms/", {"guid_message": world.received_guid}),
         ("/log/sent/sms/", {"before": world.sent_guid}),
@@ -133,8 +134,10 @@ class TestOpenApi:
                 "waonly",
                 "encrypt_message",
                 "schedule_timestamp",
+                "ttl",
             },
-            "/resend/": {"guid"},
+            "/resend/": {"guid", "ttl"},
+            "/cancel/": {"guid"},
             "/log/sent/sms/": {"guid_message", "before", "error_api", "error_mobile", "keyword"},
             "/log/sent/frommobile/": {
                 "date",
