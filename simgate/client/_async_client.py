@@ -96,6 +96,7 @@ class AsyncClient:
         encrypt: bool = False,
         whatsapp: bool = False,
         whatsapp_only: bool = False,
+        ttl: int | None = None,
     ) -> SendResult:
         """Queue ``message`` for each recipient; see :meth:`Client.send`."""
         return await self._run(
@@ -109,6 +110,7 @@ class AsyncClient:
                 encrypt=encrypt,
                 whatsapp=whatsapp,
                 whatsapp_only=whatsapp_only,
+                ttl=ttl,
             )
         )
 

@@ -165,6 +165,7 @@ def send(
     encrypt: bool = False,
     whatsapp: bool = False,
     whatsapp_only: bool = False,
+    ttl: int | None = None,
 ) -> Call[SendResult]:
     params = _params(
         recipients=_recipients(to),
@@ -177,6 +178,7 @@ def send(
         # waonly=yes alone means WhatsApp only; sendwa=1 adds WhatsApp beside the SMS.
         waonly=_yes(whatsapp_only, "yes"),
         sendwa=_yes(whatsapp and not whatsapp_only),
+        ttl=ttl,
     )
     return Call("POST", "/sendsms/", params, parse_send)
 

@@ -118,6 +118,7 @@ class Client:
         encrypt: bool = False,
         whatsapp: bool = False,
         whatsapp_only: bool = False,
+        ttl: int | None = None,
     ) -> SendResult:
         """Queue ``message`` for each recipient (one GUID each); returns once it is stored.
 
@@ -125,9 +126,10 @@ class Client:
         the SIM, ``device`` the phone (its SID); ``at`` delays sending (aware datetime, naive
         datetime read as UTC, or UNIX seconds). ``shorturl`` replaces links by short links,
         ``encrypt`` sends a link to the encrypted text (the key is in the result),
-        ``whatsapp`` also sends via WhatsApp, ``whatsapp_only`` only via WhatsApp. Invalid
-        recipients are listed in ``rejected`` while the others are sent; if none is valid the
-        call raises :class:`InvalidRequestError`.
+        ``whatsapp`` also sends via WhatsApp, ``whatsapp_only`` only via WhatsApp. ``ttl``
+        (seconds, a simgate extension) is how long phones have to take it before it expires.
+        Invalid recipients are listed in ``rejected`` while the others are sent; if none is
+        valid the call raises :class:`InvalidRequestError`.
         """
         return self._run(
             _calls.send(
@@ -140,6 +142,7 @@ class Client:
                 encrypt=encrypt,
                 whatsapp=whatsapp,
                 whatsapp_only=whatsapp_only,
+                ttl=ttl,
             )
         )
 

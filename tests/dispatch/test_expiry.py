@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from simgate import bus
+from simgate.client import Client
 from simgate.clock import now_ms
 from simgate.dispatch import scheduler
 from simgate.domain import expiry
@@ -185,6 +186,21 @@ class TestTtl:
         with server.client() as http:
             send_sms(http, account, ttl="60")
             send_sms(http, account, ttl="2592000")
+
+
+class TestClient:
+    def test_the_clients_ttl_is_the_apis(
+        self, shared_servers: Callable[..., LiveServer], clock: ShiftedClock
+    ) -> None:
+        server = shared_servers()
+        server.ctx.clock = clock
+        account = server.create_account()
+        with Client(server.url, account.api_key) as client, server.client() as http:
+            guid = client.send(NUMBER, "x", ttl=90).id
+            clock.advance(91)
+            wake_scheduler(server)
+            row = expired_row(http, account, guid)
+            assert row["error_api"] == "expired: not handed to a phone within 90 s"
 
 
 class TestHandedToAPhone:
