@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from simgate.logs import configure_logging
 from simgate.services.devices import Device
 from tests.support.api import device_of
 from tests.support.databases import PostgresFactory, SqliteFactory
-from tests.support.server import Account, LiveServer, PairedDevice
+from tests.support.server import Account, LiveServer, PairedDevice, ServerPool
 
 if TYPE_CHECKING:
     from tests.support.devices import RunningAgent
@@ -90,8 +91,40 @@ def server_factory(
         live.stop()
 
 
+@pytest.fixture(scope="module")
+def module_servers(
+    request: pytest.FixtureRequest, sqlite_factory: SqliteFactory
+) -> Iterator[ServerPool]:
+    """The live servers the tests of one module share, one per engine and set of settings."""
+
+    def new_database(engine: str) -> str:
+        if engine == "postgres":
+            return request.getfixturevalue("postgres_factory").new()  # type: ignore[no-any-return]
+        return sqlite_factory.new()
+
+    pool = ServerPool(make_settings, new_database)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def shared_servers(module_servers: ServerPool) -> Iterator[Callable[..., LiveServer]]:
+    """``shared_servers(engine="sqlite", **overrides)``: a live server that the module's other
+    tests with the same engine and settings share; what a test changes on it (the clock) is
+    put back after the test. Tests stay independent by each creating their own account."""
+    with ExitStack() as borrowed:
+        yield lambda **options: borrowed.enter_context(module_servers.get(**options).borrowed())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each engine in turn, for tests that run on SQLite and on the real PostgreSQL."""
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def server(server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A live server of this test only (see ``shared_servers`` for one shared by a module)."""
     return server_factory()
 
 

@@ -140,9 +140,9 @@ class TestShape:
         assert thread(http, account) == ["in 1", "out 1", "in 2", "out 3"]
 
     def test_dates_are_in_the_configured_zone_and_timestamps_in_utc(
-        self, server_factory: Callable[..., LiveServer]
+        self, shared_servers: Callable[..., LiveServer]
     ) -> None:
-        server = server_factory(timezone="Europe/Brussels")
+        server = shared_servers(timezone="Europe/Brussels")
         account = server.create_account()
         paired = server.add_device(account)
         device = device_of(server, paired)
@@ -452,9 +452,9 @@ class TestAccounts:
 
 class TestEngines:
     def test_the_same_answer_on_sqlite_and_postgresql(
-        self, server_factory: Callable[..., LiveServer], database_url: str
+        self, shared_servers: Callable[..., LiveServer], engine: str
     ) -> None:
-        server = server_factory(database_url=database_url)
+        server = shared_servers(engine=engine)
         account = server.create_account()
         paired = server.add_device(account)
         device = device_of(server, paired)

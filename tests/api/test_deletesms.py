@@ -26,8 +26,8 @@ ON_12TH = utc_ms("2026-03-11T23:00:00")
 
 
 @pytest.fixture
-def server(server_factory: Callable[..., LiveServer]) -> LiveServer:
-    return server_factory(timezone="Europe/Brussels")
+def server(shared_servers: Callable[..., LiveServer]) -> LiveServer:
+    return shared_servers(timezone="Europe/Brussels")
 
 
 def send(http: httpx.Client, account: Account, **params: str) -> str:
@@ -262,9 +262,9 @@ class TestRefusals:
 
 class TestOnEachEngine:
     def test_a_day_is_deleted_with_its_links_and_sealed_texts(
-        self, server_factory: Callable[..., LiveServer], database_url: str
+        self, shared_servers: Callable[..., LiveServer], engine: str
     ) -> None:
-        server = server_factory(database_url=database_url, timezone="Europe/Brussels")
+        server = shared_servers(engine=engine, timezone="Europe/Brussels")
         account = server.create_account()
         with server.client() as http:
             at(server, ON_10TH)

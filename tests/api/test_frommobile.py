@@ -114,9 +114,9 @@ class TestListing:
         assert before <= synchro <= datetime.now(UTC)
 
     def test_the_synchro_time_is_shown_in_the_configured_zone(
-        self, server_factory: Callable[..., LiveServer]
+        self, shared_servers: Callable[..., LiveServer]
     ) -> None:
-        server = server_factory(timezone="Asia/Tokyo")
+        server = shared_servers(timezone="Asia/Tokyo")
         account = server.create_account()
         device = device_of(server, server.add_device(account))
         synchro = now_ms() - HOUR
@@ -199,9 +199,9 @@ class TestDateFilters:
         assert window == ["13th", "12th"]
 
     def test_days_are_read_in_the_configured_zone(
-        self, server_factory: Callable[..., LiveServer]
+        self, shared_servers: Callable[..., LiveServer]
     ) -> None:
-        server = server_factory(timezone="Europe/Brussels")
+        server = shared_servers(timezone="Europe/Brussels")
         account = server.create_account()
         device = device_of(server, server.add_device(account))
         # 23:30 UTC on the 12th is 00:30 on the 13th in Brussels.
@@ -534,9 +534,9 @@ class TestAccounts:
 
 class TestEngines:
     def test_the_same_answer_on_sqlite_and_postgresql(
-        self, server_factory: Callable[..., LiveServer], database_url: str
+        self, shared_servers: Callable[..., LiveServer], engine: str
     ) -> None:
-        server = server_factory(database_url=database_url)
+        server = shared_servers(engine=engine)
         account = server.create_account()
         device = device_of(server, server.add_device(account))
         old = now_ms() - 8 * DAY

@@ -194,10 +194,10 @@ class TestList:
 
     def test_last_seen_is_shown_in_the_configured_zone(
         self,
-        server_factory: Callable[..., LiveServer],
+        shared_servers: Callable[..., LiveServer],
         phones: Callable[[LiveServer, PairedDevice], Phone],
     ) -> None:
-        server = server_factory(timezone="Asia/Kathmandu")
+        server = shared_servers(timezone="Asia/Kathmandu")
         account = server.create_account()
         device = server.add_device(account)
         phones(server, device).hello()
@@ -342,10 +342,10 @@ class TestList:
 class TestOnline:
     def test_online_while_connected_even_without_heartbeats_and_offline_after_leaving(
         self,
-        server_factory: Callable[..., LiveServer],
+        shared_servers: Callable[..., LiveServer],
         phones: Callable[[LiveServer, PairedDevice], Phone],
     ) -> None:
-        server = server_factory(device_online_seconds=5)
+        server = shared_servers(device_online_seconds=5)
         account = server.create_account()
         device = server.add_device(account)
         phone = phones(server, device)
@@ -365,11 +365,11 @@ class TestOnline:
 
     def test_a_recent_heartbeat_counts_as_online_after_disconnecting(
         self,
-        server_factory: Callable[..., LiveServer],
+        shared_servers: Callable[..., LiveServer],
         phones: Callable[[LiveServer, PairedDevice], Phone],
     ) -> None:
         """A phone connected to another server process is seen only through its heartbeats."""
-        server = server_factory(device_online_seconds=30)
+        server = shared_servers(device_online_seconds=30)
         account = server.create_account()
         device = server.add_device(account)
         phone = phones(server, device)
@@ -383,11 +383,11 @@ class TestOnline:
 class TestTodayCounts:
     def test_sent_today_counts_what_each_device_reported_sent(
         self,
-        server_factory: Callable[..., LiveServer],
-        database_url: str,
+        shared_servers: Callable[..., LiveServer],
+        engine: str,
         phones: Callable[[LiveServer, PairedDevice], Phone],
     ) -> None:
-        server = server_factory(database_url=database_url)
+        server = shared_servers(engine=engine)
         account = server.create_account()
         first = server.add_device(account)
         second = server.add_device(account)
@@ -411,13 +411,13 @@ class TestTodayCounts:
 
     def test_received_today_counts_sms_since_midnight_in_the_configured_zone(
         self,
-        server_factory: Callable[..., LiveServer],
-        database_url: str,
+        shared_servers: Callable[..., LiveServer],
+        engine: str,
         phones: Callable[[LiveServer, PairedDevice], Phone],
     ) -> None:
         # UTC+14: local midnight is far from UTC midnight at every hour of the day.
         zone = ZoneInfo("Pacific/Kiritimati")
-        server = server_factory(database_url=database_url, timezone=zone.key)
+        server = shared_servers(engine=engine, timezone=zone.key)
         account = server.create_account()
         first = server.add_device(account)
         second = server.add_device(account)
@@ -599,11 +599,11 @@ class TestUpdate:
 class TestDelete:
     def test_removes_the_device_its_history_and_fails_what_waited_for_it(
         self,
-        server_factory: Callable[..., LiveServer],
-        database_url: str,
+        shared_servers: Callable[..., LiveServer],
+        engine: str,
         phones: Callable[[LiveServer, PairedDevice], Phone],
     ) -> None:
-        server = server_factory(database_url=database_url)
+        server = shared_servers(engine=engine)
         account = server.create_account()
         doomed = server.add_device(account)
         spare = server.add_device(account)

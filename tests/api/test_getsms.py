@@ -80,9 +80,9 @@ class TestListing:
         assert [sms["message"] for sms in getsms(http, account)] == ["newest", "middle", "oldest"]
 
     def test_human_dates_are_in_the_configured_time_zone(
-        self, server_factory: Callable[..., LiveServer]
+        self, shared_servers: Callable[..., LiveServer]
     ) -> None:
-        server = server_factory(timezone="Europe/Brussels")
+        server = shared_servers(timezone="Europe/Brussels")
         account = server.create_account()
         device = device_of(server, server.add_device(account))
         receive(server, device, "+32470000001", "hi", T0)
@@ -246,9 +246,9 @@ class TestAccounts:
 
 class TestEngines:
     def test_the_same_answer_on_sqlite_and_postgresql(
-        self, server_factory: Callable[..., LiveServer], database_url: str
+        self, shared_servers: Callable[..., LiveServer], engine: str
     ) -> None:
-        server = server_factory(database_url=database_url)
+        server = shared_servers(engine=engine)
         account = server.create_account()
         paired = server.add_device(account)
         device = device_of(server, paired)

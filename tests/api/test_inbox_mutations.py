@@ -266,9 +266,9 @@ class TestUpdateAlias:
 
 class TestEngines:
     def test_marks_work_on_sqlite_and_postgresql(
-        self, server_factory: Callable[..., LiveServer], database_url: str
+        self, shared_servers: Callable[..., LiveServer], engine: str
     ) -> None:
-        server = server_factory(database_url=database_url)
+        server = shared_servers(engine=engine)
         account = server.create_account()
         paired = server.add_device(account)
         device = device_of(server, paired)

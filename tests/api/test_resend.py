@@ -164,9 +164,9 @@ class TestResendRefused:
 
 class TestOnEachEngine:
     def test_resend_moves_only_a_failed_message(
-        self, server_factory: Callable[..., LiveServer], database_url: str
+        self, shared_servers: Callable[..., LiveServer], engine: str
     ) -> None:
-        server = server_factory(database_url=database_url)
+        server = shared_servers(engine=engine)
         account = server.create_account()
         phone = server.add_device(account)
         with server.client() as http:

@@ -175,9 +175,9 @@ class TestFilters:
 
 class TestPaging:
     def test_paging_by_guid_visits_each_of_250_messages_exactly_once(
-        self, server_factory: Callable[..., LiveServer], database_url: str
+        self, shared_servers: Callable[..., LiveServer], engine: str
     ) -> None:
-        server = server_factory(database_url=database_url)
+        server = shared_servers(engine=engine)
         account = server.create_account()
         with server.client() as http:
             sent = send(http, account, recipients=numbers(250))

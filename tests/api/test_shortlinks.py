@@ -169,9 +169,9 @@ class TestFollowing:
 
 class TestOnEachEngine:
     def test_simultaneous_clicks_are_all_counted(
-        self, server_factory: Callable[..., LiveServer], database_url: str
+        self, shared_servers: Callable[..., LiveServer], engine: str
     ) -> None:
-        server = server_factory(database_url=database_url)
+        server = shared_servers(engine=engine)
         account = server.create_account()
         with server.client() as http:
             result = send(http, account, "Tickets: https://example.com/t", recipients=NUMBER)

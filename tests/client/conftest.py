@@ -1,9 +1,10 @@
 """Fixtures of the client tests: a live server, accounts, devices, and clients whose every answer
 is checked against the API contract when the test ends.
 
-The clients talk real HTTP to the ``server`` fixture through a recording transport, so a test
-checks the client's behaviour and, at teardown, that each body the server sent satisfies the
-official SMSMobileAPI schema and simgate's own (``tests.contract``).
+The clients talk real HTTP to the ``server`` fixture (one live server shared by the tests of a
+module, each with its own account) through a recording transport, so a test checks the
+client's behaviour and, at teardown, that each body the server sent satisfies the official
+SMSMobileAPI schema and simgate's own (``tests.contract``).
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def check_contract(exchanges: list[Exchange]) -> None:
         success, error = SCHEMAS[request.url.path]
         for name in success if response.is_success else error:
             validate(response.json(), name)
+
+
+@pytest.fixture
+def server(shared_servers: Callable[..., LiveServer]) -> LiveServer:
+    """The module's shared live server: each test makes its own account on it."""
+    return shared_servers()
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -80,6 +81,16 @@ class LiveServer:
         self._thread.join(timeout=15)
         self._sock.close()
 
+    @contextmanager
+    def borrowed(self) -> Iterator[LiveServer]:
+        """The server for one test of many sharing it: what a test may change (the clock of
+        its context) is put back afterwards, so the next test finds the server as started."""
+        clock = self.ctx.clock
+        try:
+            yield self
+        finally:
+            self.ctx.clock = clock
+
     def call(self, coro: Awaitable[T], timeout: float = 15) -> T:
         """Run a coroutine on the server's own loop (same engine, same dispatcher)."""
         assert self._loop is not None
@@ -98,3 +109,34 @@ class LiveServer:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10, **kwargs)
+
+
+class ServerPool:
+    """Live servers shared by a group of tests (a module, a class), one per distinct set of
+    settings, each on its own fresh database; started on first use, stopped by ``stop_all``.
+
+    Tests sharing a server stay independent by creating their own account (every query is
+    scoped by account), which is cheap; starting a server is not.
+    """
+
+    def __init__(
+        self, settings_for: Callable[..., Settings], new_database: Callable[[str], str]
+    ) -> None:
+        self._settings_for = settings_for
+        self._new_database = new_database
+        self._servers: dict[tuple[tuple[str, object], ...], LiveServer] = {}
+
+    def get(self, engine: str = "sqlite", **overrides: object) -> LiveServer:
+        """The shared server on ``engine`` ("sqlite", "postgres") with these settings."""
+        key = (("engine", engine), *sorted(overrides.items()))
+        if key not in self._servers:
+            database_url = self._new_database(engine)
+            self._servers[key] = LiveServer(
+                lambda base: self._settings_for(database_url, base, **overrides)
+            ).start()
+        return self._servers[key]
+
+    def stop_all(self) -> None:
+        for live in self._servers.values():
+            live.stop()
+        self._servers.clear()
