@@ -19,6 +19,7 @@ from simgate.domain.optout import (
     MAX_KEYWORD_CHARS,
     keyword_form,
 )
+from simgate.domain.states import MAX_AUTO_RETRIES, RETRY_BASE_DELAY
 
 
 class Settings(BaseSettings):
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
     # slot, so a burst spreads over the connected devices and a slow phone is never handed more
     # than it can send before its leases, renewed while it is connected, would matter.
     device_window: int = Field(default=16, ge=1, le=1000)
+    # Automatic retries of a message the operator refused (no credit, congestion), and the
+    # first wait; each next wait is four times longer (30 s, 2 min, 8 min by default).
+    retry_max: int = Field(default=MAX_AUTO_RETRIES, ge=0, le=20)
+    retry_base_seconds: float = Field(default=RETRY_BASE_DELAY, ge=1, le=3600)
     # A message no phone has taken this many seconds after it could first be sent ends
     # "expired" instead of going out late; /sendsms/ may give each message its own ``ttl``.
     message_ttl_seconds: int = Field(

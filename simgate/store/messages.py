@@ -31,9 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from simgate.domain.errors import IllegalTransition
 from simgate.domain.expiry import REASON_PREFIX, REASON_SUFFIX
 from simgate.domain.outgoing import Outgoing
+from simgate.domain.routing import Candidate
 from simgate.domain.states import MessageState, sources
 from simgate.store._sql import like_pattern
-from simgate.store.tables import messages, short_links
+from simgate.store.tables import inbox, messages, short_links
 
 SCHEDULED = MessageState.SCHEDULED.value
 QUEUED = MessageState.QUEUED.value
@@ -111,38 +112,77 @@ async def transition(
     return row
 
 
-async def claim(
+async def due_candidates(
     conn: AsyncConnection,
     account_id: int,
     *,
-    device_id: int,
-    device_sid: str,
-    channels: Collection[str],
     now_ms: int,
-    lease_until_ms: int,
+    sids: Collection[str],
+    channels: Collection[str],
     limit: int,
-) -> list[Outgoing]:
-    """Move up to ``limit`` due messages this device may send from queued to dispatched.
+) -> list[Candidate]:
+    """The oldest due messages some connected device could take, for routing to plan over.
 
-    On PostgreSQL the inner SELECT skips rows another process is claiming at the same moment.
+    Messages pinned to a device that is not connected are left out, so they cannot hold the
+    head of the queue. On PostgreSQL the rows are locked until the claim commits, and rows
+    another process is claiming are skipped.
     """
-    due = (
-        select(messages.c.id)
+    result = await conn.execute(
+        select(
+            messages.c.id,
+            messages.c.recipient,
+            messages.c.channel,
+            messages.c.requested_sid,
+            messages.c.port,
+            messages.c.retries,
+            messages.c.device_sid,
+        )
         .where(
             messages.c.account_id == account_id,
             messages.c.state == QUEUED,
             messages.c.not_before_ms <= now_ms,
-            or_(messages.c.requested_sid.is_(None), messages.c.requested_sid == device_sid),
+            or_(
+                messages.c.requested_sid.is_(None),
+                messages.c.requested_sid.in_(sorted(sids)),
+            ),
             messages.c.channel.in_(sorted(channels)),
         )
         .order_by(messages.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    return [
+        Candidate(
+            id=int(row.id),
+            recipient=str(row.recipient),
+            channel=str(row.channel),
+            requested_sid=row.requested_sid,
+            port=None if row.port is None else int(row.port),
+            retries=int(row.retries),
+            last_sid=row.device_sid,
+        )
+        for row in result.all()
+    ]
+
+
+async def claim_ids(
+    conn: AsyncConnection,
+    account_id: int,
+    ids: Collection[int],
+    *,
+    device_id: int,
+    device_sid: str,
+    now_ms: int,
+    lease_until_ms: int,
+) -> list[Outgoing]:
+    """Move the planned messages that are still queued to dispatched, for this device."""
+    if not ids:
+        return []
     result = await conn.execute(
         _move(
             MessageState.DISPATCHED,
-            messages.c.id.in_(due.scalar_subquery()),
+            messages.c.account_id == account_id,
+            messages.c.id.in_(sorted(ids)),
             values={
                 "device_id": device_id,
                 "device_sid": device_sid,
@@ -154,6 +194,52 @@ async def claim(
     )
     rows = sorted(result.mappings().all(), key=lambda row: int(row["id"]))
     return [outgoing(row) for row in rows]
+
+
+async def homes(
+    conn: AsyncConnection, account_id: int, recipients: Collection[str]
+) -> dict[str, str]:
+    """For each recipient, the SID of the device of the account's latest exchange with them.
+
+    An exchange is a message handed to a device for them, or an SMS received from them.
+    """
+    if not recipients:
+        return {}
+    wanted = sorted(set(recipients))
+    latest: dict[str, tuple[int, str]] = {}
+    outgoing_rows = await conn.execute(
+        select(messages.c.recipient, messages.c.device_sid, func.max(messages.c.dispatched_ms))
+        .where(
+            messages.c.account_id == account_id,
+            messages.c.recipient.in_(wanted),
+            messages.c.device_sid.is_not(None),
+            messages.c.dispatched_ms.is_not(None),
+        )
+        .group_by(messages.c.recipient, messages.c.device_sid)
+    )
+    incoming_rows = await conn.execute(
+        select(inbox.c.number, inbox.c.device_sid, func.max(inbox.c.received_ms))
+        .where(inbox.c.account_id == account_id, inbox.c.number.in_(wanted))
+        .group_by(inbox.c.number, inbox.c.device_sid)
+    )
+    for number, sid, at in [*outgoing_rows.all(), *incoming_rows.all()]:
+        if at is not None and (number not in latest or int(at) > latest[number][0]):
+            latest[str(number)] = (int(at), str(sid))
+    return {number: sid for number, (_at, sid) in latest.items()}
+
+
+async def dispatch_history(
+    conn: AsyncConnection, device_id: int, since_ms: int
+) -> tuple[int | None, int]:
+    """When the device was last handed a message, and how many it was handed since ``since_ms``."""
+    result = await conn.execute(
+        select(
+            func.max(messages.c.dispatched_ms),
+            func.count().filter(messages.c.dispatched_ms >= since_ms),
+        ).where(messages.c.device_id == device_id)
+    )
+    last, count = result.one()
+    return (None if last is None else int(last)), int(count or 0)
 
 
 async def renew_held(

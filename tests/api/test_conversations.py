@@ -9,11 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from simgate.services import devices, inbox, messages
+from simgate.domain.channels import Channel
+from simgate.services import inbox, messages
 from simgate.services.devices import Device
-from simgate.services.messages import Channel, SendRequest
+from simgate.services.messages import SendRequest
 from tests.contract import validate
-from tests.support.api import T0, device_of, receive, refused
+from tests.support.api import T0, device_of, receive, refused, report_sent
 from tests.support.server import Account, LiveServer, PairedDevice
 
 MINUTE = 60 * 1000
@@ -37,10 +38,6 @@ def send(
     request = SendRequest(recipients=number, message=text, channel=channel)
     outcome = server.call(messages.send(ctx, account.id, request))
     return outcome.accepted[0].guid
-
-
-def report_sent(server: LiveServer, device: Device, guid: str) -> None:
-    assert server.call(devices.report_sent(server.ctx, device, guid, 1))
 
 
 def conversations(http: httpx.Client, account: Account, **params: str) -> dict[str, Any]:

@@ -457,6 +457,7 @@ class TestUpdate:
                 "sid": device.sid,
                 "label": "Office phone",
                 "phone_number": "+32470123456",
+                "pacing": {"rate_per_minute": None, "rate_per_hour": None, "daily_cap": None},
             }
             shown = item(http, account, device.sid)
         assert (shown["label"], shown["phone_number"]) == ("Office phone", "+32470123456")

@@ -7,18 +7,16 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from simgate.services import devices
 from tests.conftest import eventually
 from tests.contract import validate
-from tests.support.api import device_of, refused, send_sms, sent_row
+from tests.support.api import device_of, refused, report_failed, report_sent, send_sms, sent_row
 from tests.support.devices import RunningAgent
 from tests.support.server import Account, LiveServer, PairedDevice
 
 
 def fail(server: LiveServer, phone: PairedDevice, guid: str, error: str = "no credit") -> None:
     """The phone reports a failure that is not worth an automatic retry."""
-    device = device_of(server, phone)
-    server.call(devices.report_failed(server.ctx, device, guid, error, operator=False))
+    report_failed(server, device_of(server, phone), guid, error)
 
 
 @pytest.fixture
@@ -91,8 +89,7 @@ class TestResendRefused:
         self, server: LiveServer, http: httpx.Client, account: Account, phone: PairedDevice
     ) -> None:
         guid = send_sms(http, account, message="x")
-        device = device_of(server, phone)
-        server.call(devices.report_sent(server.ctx, device, guid, 1))
+        report_sent(server, device_of(server, phone), guid)
         body = refused(
             http.post("/resend/", data={"apikey": account.api_key, "guid": guid}),
             409,

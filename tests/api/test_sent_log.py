@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from simgate.services import devices
 from tests.contract import validate
-from tests.support.api import NUMBER, device_of, refused
+from tests.support.api import NUMBER, device_of, refused, report_failed
 from tests.support.server import Account, LiveServer
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -121,12 +120,7 @@ class TestFilters:
         [fine] = send(http, account)
         [refused_by_api] = send(http, account, sendwa="1")  # no WhatsApp phone: fails at once
         [refused_by_phone] = send(http, account)
-        device = device_of(server, phone)
-        server.call(
-            devices.report_failed(
-                server.ctx, device, refused_by_phone, "SIM blocked", operator=False
-            )
-        )
+        report_failed(server, device_of(server, phone), refused_by_phone, "SIM blocked")
         assert guids(http, account, error_api="1") == [refused_by_api]
         assert guids(http, account, error_mobile="1") == [refused_by_phone]
         assert guids(http, account, error_api="0", error_mobile="0") == [

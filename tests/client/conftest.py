@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from simgate.client import AsyncClient, Client
-from simgate.services import devices, mobile_sent
+from simgate.services import mobile_sent
 from tests.contract import validate
 from tests.support import api
-from tests.support.api import device_of
+from tests.support.api import device_of, report_failed
 from tests.support.server import Account, LiveServer, PairedDevice
 
 _ERROR = ("simgate.Error", "official.ErrorResponse")
@@ -171,8 +171,7 @@ def fail(server: LiveServer) -> Callable[[PairedDevice, str, str], None]:
     """``fail(device, guid, error)``: the phone reports that it could not send ``guid``."""
 
     def report(paired: PairedDevice, guid: str, error: str) -> None:
-        phone = device_of(server, paired)
-        server.call(devices.report_failed(server.ctx, phone, guid, error, operator=False))
+        report_failed(server, device_of(server, paired), guid, error)
 
     return report
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 
-from simgate.services import devices, inbox
+from simgate.domain.states import MessageState
+from simgate.services import delivery, devices, inbox
 from simgate.services.devices import Device
+from simgate.store import messages as message_store
 from tests.contract import validate
 from tests.support.server import Account, LiveServer, PairedDevice
 
@@ -24,13 +26,46 @@ def device_of(server: LiveServer, paired: PairedDevice) -> Device:
     return server.call(devices.authenticate(server.ctx, paired.token))
 
 
+def hand_over(server: LiveServer, device: Device, guid: str) -> None:
+    """Dispatch the queued message ``guid`` to ``device``, as the dispatcher would claim it."""
+
+    async def claim() -> None:
+        async with server.ctx.db.begin() as conn:
+            row = await message_store.transition(
+                conn,
+                device.account_id,
+                guid,
+                MessageState.DISPATCHED,
+                values={
+                    "device_id": device.id,
+                    "device_sid": device.sid,
+                    "lease_until_ms": server.ctx.clock() + 600_000,
+                },
+            )
+        assert row is not None, f"{guid} is not queued"
+
+    server.call(claim())
+
+
+def report_sent(server: LiveServer, device: Device, guid: str) -> None:
+    """The device is handed ``guid`` and reports it sent."""
+    hand_over(server, device, guid)
+    assert server.call(delivery.report_sent(server.ctx, device, guid, 1)) is delivery.Report.SENT
+
+
+def report_failed(server: LiveServer, device: Device, guid: str, error: str) -> None:
+    """The device is handed ``guid`` and reports a failure not worth an automatic retry."""
+    hand_over(server, device, guid)
+    outcome = server.call(delivery.report_failed(server.ctx, device, guid, error, operator=False))
+    assert outcome is delivery.Report.FAILED
+
+
 def receive(server: LiveServer, device: Device, number: str, text: str, at_ms: int = T0) -> str:
     """Store an SMS as the device's ``received`` frame would; its GUID."""
     sms = inbox.Inbound(
         frame_id=uuid.uuid4().hex, number=number, text=text, received_ms=at_ms, sim=1
     )
-    row, _ = server.call(inbox.record_received(server.ctx, device, sms))
-    return str(row["guid"])
+    return server.call(inbox.record_received(server.ctx, device, sms)).key
 
 
 def send_sms(http: httpx.Client, account: Account, **params: str) -> str:
