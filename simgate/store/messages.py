@@ -277,7 +277,8 @@ async def extend_leases(conn: AsyncConnection, device_id: int, *, lease_until_ms
 async def requeue_held(
     conn: AsyncConnection, account_id: int, device_id: int, guids: Collection[str], now_ms: int
 ) -> int:
-    """Put messages the device holds but never received back in the queue, at once."""
+    """Put messages the device holds but never received (or never accepted, as it left
+    cleanly) back in the queue, at once."""
     if not guids:
         return 0
     result = await conn.execute(
@@ -287,7 +288,13 @@ async def requeue_held(
             messages.c.device_id == device_id,
             messages.c.guid.in_(sorted(guids)),
             only_from=(MessageState.DISPATCHED,),
-            values={"device_id": None, "lease_until_ms": None, "updated_ms": now_ms},
+            values={
+                "device_id": None,
+                "lease_until_ms": None,
+                "updated_ms": now_ms,
+                # It never reached the phone: its TTL still runs, as for any waiting message.
+                "dispatched_ms": None,
+            },
         )
     )
     return int(result.rowcount)
