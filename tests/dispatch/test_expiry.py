@@ -217,6 +217,9 @@ class TestHandedToAPhone:
             async with connected(server, phone.token) as device:
                 frame = await asyncio.wait_for(device.next("send"), timeout=10)
                 assert frame["guid"] == guid
+                await device.send({"type": "accepted", "guid": guid})  # the phone has it
+                await device.send({"type": "ping"})
+                await device.next("pong")
                 clock.advance(120)  # past the TTL, while the phone holds it
                 assert await asyncio.to_thread(after_tick, server, http, account, guid) == (
                     "dispatched"
