@@ -34,7 +34,8 @@ from simgate.store import messages as message_store
 
 log = structlog.get_logger(__name__)
 
-#: Most due messages read per round: enough to fill every connected window several times.
+#: Most due messages read per round; fewer when the devices have little room (a few per slot,
+#: so that pinned, sticky or SIM-bound messages further back can still be matched).
 CANDIDATES = 500
 #: First and longest pause before a failed drain is tried again (seconds).
 RETRY_FIRST = 0.05
@@ -215,7 +216,8 @@ class Dispatcher:
                 now_ms=now,
                 sids=list(by_sid),
                 channels=frozenset().union(*(carrier.channels for carrier in carriers)),
-                limit=CANDIDATES,
+                # A report frees one slot and starts a round: read a few rows for it, not all.
+                limit=min(CANDIDATES, 4 * sum(seat.room for seat in seats) + 16),
             )
             if not candidates:
                 return False
