@@ -29,6 +29,8 @@ WORK = "work"
 SCHEDULE = "schedule"
 #: Topic for "a lease now ends at this time": payload: Unix milliseconds.
 DEADLINE = "deadline"
+#: Topic for "this account's settings (routing policy) changed"; payload: the account id.
+ACCOUNT_CHANGED = "account-changed"
 #: Topic for "the owner changed this device (its limits)"; payload: the device id.
 DEVICE_CHANGED = "device-changed"
 #: Topic for "this device was deleted: close its live connection"; payload: the device id.

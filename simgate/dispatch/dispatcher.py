@@ -37,6 +37,8 @@ log = structlog.get_logger(__name__)
 #: Most due messages read per round; fewer when the devices have little room (a few per slot,
 #: so that pinned, sticky or SIM-bound messages further back can still be matched).
 CANDIDATES = 500
+#: How long a routing policy read from the store is used before it is read again (ms).
+POLICY_TTL_MS = 5_000
 #: First and longest pause before a failed drain is tried again (seconds).
 RETRY_FIRST = 0.05
 RETRY_LONGEST = 5.0
@@ -86,7 +88,11 @@ class Dispatcher:
         self._dirty: set[int] = set()
         self._turn: dict[int, int] = {}
         self._timers: dict[int, asyncio.TimerHandle] = {}
-        self._unsubscribe = ctx.bus.subscribe(bus.WORK, lambda account: self.kick(int(account)))
+        self._policies: dict[int, tuple[int, Policy]] = {}
+        self._unsubscribers = [
+            ctx.bus.subscribe(bus.WORK, lambda account: self.kick(int(account))),
+            ctx.bus.subscribe(bus.ACCOUNT_CHANGED, self._forget_policy),
+        ]
 
     def attach(self, carrier: Carrier) -> Carrier | None:
         """Register ``carrier`` for its device; the carrier it replaces, if any.
@@ -150,13 +156,24 @@ class Dispatcher:
             # starts a new drain instead of finding this one about to end.
             self._draining.pop(account_id, None)
 
+    def _forget_policy(self, account: str) -> None:
+        self._policies.pop(int(account), None)
+
     async def _policy(self, account_id: int) -> Policy:
+        """The account's routing policy, read at most every few seconds (it rarely changes,
+        and it may be changed from another process, the CLI)."""
+        now = self._ctx.clock()
+        cached = self._policies.get(account_id)
+        if cached is not None and 0 <= now - cached[0] < POLICY_TTL_MS:
+            return cached[1]
         async with self._ctx.db.connect() as conn:
             name = await account_store.routing_policy(conn, account_id)
         try:
-            return Policy(name or Policy.ROUND_ROBIN)
+            policy = Policy(name or Policy.ROUND_ROBIN)
         except ValueError:
-            return Policy.ROUND_ROBIN
+            policy = Policy.ROUND_ROBIN
+        self._policies[account_id] = (now, policy)
+        return policy
 
     async def _pacer(self, carrier: Carrier, now_ms: int) -> Pacer:
         pacer = self._pacers.get(carrier.device_id)
@@ -179,7 +196,7 @@ class Dispatcher:
         return pacer
 
     async def _round(self, account_id: int, policy: Policy) -> bool:
-        """One plan over the connected devices with room; True if any message moved."""
+        """One plan over the connected devices with room; True if another round may move more."""
         carriers = self.connected(account_id)
         if not carriers:
             return False
@@ -209,6 +226,7 @@ class Dispatcher:
         self._turn[account_id] = turn + 1
         lease_until = now + self._ctx.settings.lease_seconds * 1000
         claimed: list[tuple[Carrier, list[Outgoing]]] = []
+        limit = min(CANDIDATES, 4 * sum(seat.room for seat in seats) + 16)
         async with self._ctx.db.begin() as conn:
             candidates = await message_store.due_candidates(
                 conn,
@@ -217,7 +235,7 @@ class Dispatcher:
                 sids=list(by_sid),
                 channels=frozenset().union(*(carrier.channels for carrier in carriers)),
                 # A report frees one slot and starts a round: read a few rows for it, not all.
-                limit=min(CANDIDATES, 4 * sum(seat.room for seat in seats) + 16),
+                limit=limit,
             )
             if not candidates:
                 return False
@@ -248,7 +266,9 @@ class Dispatcher:
         for carrier, batch in claimed:
             self._pacers[carrier.device_id].record(now, len(batch))
             await carrier.deliver(batch)
-        return True
+        # Fewer rows than asked for were all the due work: another round would find nothing
+        # new (what no device could take waits for a report, a connection or a timer).
+        return len(candidates) >= limit
 
     def _wake_at(self, account_id: int, slots: Sequence[int]) -> None:
         """Kick the account when the earliest paced device may send again (one timer each)."""
@@ -262,7 +282,8 @@ class Dispatcher:
         self._timers[account_id] = loop.call_later(delay, self.kick, account_id)
 
     async def close(self) -> None:
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
         for timer in self._timers.values():
             timer.cancel()
         tasks = list(self._draining.values())

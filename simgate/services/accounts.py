@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simgate import bus
 from simgate.context import Context
 from simgate.domain.errors import ApiExpired, InvalidApiKey, InvalidParameter
 from simgate.domain.routing import Policy
@@ -88,4 +89,5 @@ async def set_routing_policy(ctx: Context, email: str, policy: str) -> str:
         if account is None:
             raise InvalidParameter(f"No account with e-mail {email}.", parameter="account")
         await account_store.set_routing_policy(conn, int(account["id"]), chosen.value)
+    ctx.bus.publish(bus.ACCOUNT_CHANGED, str(account["id"]))
     return chosen.value
