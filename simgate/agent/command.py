@@ -13,6 +13,7 @@ import hashlib
 import logging
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -63,6 +64,11 @@ def _build_driver(
     seed: int | None,
     outbox_file: Path | None,
     inject_inbound: int,
+    state_dir: Path,
+    termux: _TermuxOptions,
+    serial_port: str | None,
+    baud: int,
+    pin: str | None,
 ) -> Driver:
     if name == "simulator":
         return SimulatorDriver(
@@ -72,9 +78,62 @@ def _build_driver(
             outbox_file=outbox_file,
             inject_inbound=inject_inbound,
         )
+    if name == "termux":
+        # Imported only when chosen, like every driver but the simulator.
+        from simgate.agent.drivers import termux as termux_driver  # noqa: PLC0415
+
+        sims = termux.sims or termux_driver.detect_sims(termux.command_timeout) or (1,)
+        return termux_driver.TermuxDriver(
+            state_file=state_dir / termux_driver.STATE_FILE_NAME,
+            sims=sims,
+            command_timeout=termux.command_timeout,
+            poll_interval=termux.poll_interval,
+            import_last=termux.import_last,
+        )
+    if name == "modem":
+        return _modem_driver(serial_port, baud, pin)
     raise typer.BadParameter(
         f"unknown driver {name!r}; available: {', '.join(DRIVER_NAMES)}", param_hint="--driver"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _TermuxOptions:
+    sims: tuple[int, ...]
+    command_timeout: float
+    poll_interval: float
+    import_last: int
+
+
+def _parse_sims(value: str | None) -> tuple[int, ...]:
+    if not value:
+        return ()
+    try:
+        sims = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            "a comma-separated list such as 1,2", param_hint="--sims"
+        ) from None
+    if any(sim < 1 for sim in sims):
+        raise typer.BadParameter("SIM numbers start at 1", param_hint="--sims")
+    return sims
+
+
+def _modem_driver(serial_port: str | None, baud: int, pin: str | None) -> Driver:
+    if not serial_port:
+        raise typer.BadParameter(
+            "the modem driver needs the modem's AT port, e.g. /dev/ttyUSB2",
+            param_hint="--serial-port",
+        )
+    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):  # noqa: PLR2004
+        raise typer.BadParameter("a SIM PIN is 4 to 8 digits", param_hint="--pin")
+    # Imported only when chosen: its serial library is an optional dependency.
+    from simgate.agent.drivers.modem import ModemDriver  # noqa: PLC0415
+
+    try:
+        return ModemDriver(port=serial_port, baud=baud, pin=pin)
+    except ImportError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--driver") from None
 
 
 async def _run(runner: AgentRunner) -> None:
@@ -134,6 +193,37 @@ def agent_command(
     inject_inbound: int = typer.Option(
         0, "--inject-inbound", min=0, help="Simulator: receive this many SMS once connected."
     ),
+    sims: str | None = typer.Option(
+        None,
+        "--sims",
+        help="Termux: SIM numbers to offer, e.g. 1,2 (default: the phone's slots, detected).",
+    ),
+    poll_interval: float = typer.Option(
+        5.0, "--poll-interval", min=0.5, help="Termux: seconds between reads of the SMS boxes."
+    ),
+    command_timeout: float = typer.Option(
+        30.0, "--command-timeout", min=1.0, help="Termux: seconds a termux-* command may take."
+    ),
+    import_last: int = typer.Option(
+        0,
+        "--import-last",
+        min=0,
+        help="Termux, first run only: also report the last N SMS already in the inbox.",
+    ),
+    serial_port: str | None = typer.Option(
+        None,
+        "--serial-port",
+        help="Modem: its AT serial port, e.g. /dev/ttyUSB2 or a /dev/serial/by-id/ name.",
+    ),
+    baud: int = typer.Option(115_200, "--baud", min=1200, help="Modem: serial port speed."),
+    pin: str | None = typer.Option(
+        None,
+        "--pin",
+        envvar="SIMGATE_SIM_PIN",
+        show_default=False,
+        help="Modem: the SIM's PIN if it asks for one (prefer the environment variable). "
+        "Entered once only: a refused PIN is never retried.",
+    ),
     state_dir: Path = typer.Option(
         DEFAULT_STATE_DIR,
         "--state-dir",
@@ -156,11 +246,18 @@ def agent_command(
     token = token.strip()
     if not token:
         raise typer.BadParameter("the device token is empty", param_hint="--token")
+    termux = _TermuxOptions(
+        sims=_parse_sims(sims),
+        command_timeout=command_timeout,
+        poll_interval=poll_interval,
+        import_last=import_last,
+    )
     _configure_logging(level, token)
+    token_dir = state_dir_for(state_dir, token)
     config = AgentConfig(
         server=server,
         token=token,
-        state_dir=state_dir_for(state_dir, token),
+        state_dir=token_dir,
         driver=_build_driver(
             driver,
             delay=delay,
@@ -168,6 +265,11 @@ def agent_command(
             seed=seed,
             outbox_file=outbox_file,
             inject_inbound=inject_inbound,
+            state_dir=token_dir,
+            termux=termux,
+            serial_port=serial_port,
+            baud=baud,
+            pin=pin,
         ),
         on_connected=_print_connected,
     )

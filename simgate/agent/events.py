@@ -37,6 +37,14 @@ def _clamp(value: int | None, top: int) -> int | None:
     return None if value is None else max(0, min(top, value))
 
 
+def _clamped(status: StatusUpdate) -> StatusUpdate:
+    return StatusUpdate(
+        battery=_clamp(status.battery, 100),
+        signal=_clamp(status.signal, 4),
+        charging=status.charging,
+    )
+
+
 class EventPump:
     """Reads the driver's event stream (:meth:`run`) and keeps the last battery/signal reading.
 
@@ -60,9 +68,7 @@ class EventPump:
         except Exception:
             log.warning("the %s driver could not read battery/signal", self._driver.name)
             status = self.status
-        self.status = StatusUpdate(
-            battery=_clamp(status.battery, 100), signal=_clamp(status.signal, 4)
-        )
+        self.status = _clamped(status)
         return self.status
 
     async def run(self) -> None:
@@ -87,14 +93,16 @@ class EventPump:
 
     async def _on_event(self, event: DriverEvent) -> None:
         if isinstance(event, StatusUpdate):
-            self.status = StatusUpdate(
-                battery=_clamp(event.battery, 100), signal=_clamp(event.signal, 4)
-            )
+            self.status = _clamped(event)
             conn = self._connection()
             if conn is not None:
                 with contextlib.suppress(ConnectionClosed):
                     await conn.send(
-                        StatusFrame(battery=self.status.battery, signal=self.status.signal)
+                        StatusFrame(
+                            battery=self.status.battery,
+                            signal=self.status.signal,
+                            charging=self.status.charging,
+                        )
                     )
             return
         frame: AckedFrame

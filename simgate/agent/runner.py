@@ -312,6 +312,7 @@ class AgentRunner:
 
     async def _session(self, ws: ClientConnection) -> None:
         status = await self._events.read_status()
+        limit = self._driver.send_limit
         hello = HelloFrame(
             version=f"simgate-agent/{self._config.version}",
             driver=self._driver.name,
@@ -319,6 +320,9 @@ class AgentRunner:
             capabilities=self._capabilities,
             battery=status.battery,
             signal=status.signal,
+            charging=status.charging,
+            rate_count=limit[0] if limit is not None else None,
+            rate_seconds=limit[1] if limit is not None else None,
         )
         await ws.send(encode_frame(hello))
         async with asyncio.timeout(self._config.welcome_timeout):

@@ -11,13 +11,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simgate.agent.drivers.base import Driver
 from simgate.agent.drivers.simulator import SimulatorDriver
 from simgate.agent.runner import AgentConfig, AgentRunner
 
 
 class RunningAgent:
-    def __init__(self, server_url: str, token: str, state_dir: Path, **driver_options: Any) -> None:
-        self.driver = SimulatorDriver(**driver_options)
+    """``driver``: another driver than the simulator (then ``driver_options`` must be empty)."""
+
+    def __init__(
+        self,
+        server_url: str,
+        token: str,
+        state_dir: Path,
+        driver: Driver | None = None,
+        **driver_options: Any,
+    ) -> None:
+        # Any: most tests reach into the simulator (inject_received, transmitted).
+        self.driver: Any = driver if driver is not None else SimulatorDriver(**driver_options)
         self.runner = AgentRunner(
             AgentConfig(server=server_url, token=token, state_dir=state_dir, driver=self.driver)
         )

@@ -26,5 +26,5 @@ __all__ = [
     "StatusUpdate",
 ]
 
-DRIVER_NAMES: tuple[str, ...] = ("simulator",)
-"""Drivers ``simgate agent --driver`` accepts today; ``termux`` and ``modem`` will join."""
+DRIVER_NAMES: tuple[str, ...] = ("simulator", "termux")
+"""Drivers ``simgate agent --driver`` accepts today; ``modem`` will join."""

@@ -90,10 +90,12 @@ class OwnerSentSms:
 
 @dataclass(frozen=True, slots=True)
 class StatusUpdate:
-    """Battery level (0-100) and signal strength (0-4); None where the driver cannot tell."""
+    """Battery level (0-100), signal strength (0-4) and whether the phone is on a charger;
+    None where the driver cannot tell."""
 
     battery: int | None = None
     signal: int | None = None
+    charging: bool | None = None
 
 
 DriverEvent: TypeAlias = InboundSms | OwnerSentSms | StatusUpdate
@@ -110,6 +112,10 @@ class Driver(abc.ABC):
 
     name: ClassVar[str]
     """Short driver name reported in ``hello`` (``simulator``, ``termux``, ``modem``)."""
+
+    send_limit: tuple[int, int] | None = None
+    """The phone's own send limit as (count, seconds), reported in ``hello`` so that the server
+    paces under it (Android: 30 SMS per 60 s per app); None: no limit of its own."""
 
     def __init__(self, *, sims: Sequence[int], capabilities: Sequence[str] = ("sms",)) -> None:
         self.sims: tuple[int, ...] = tuple(sims)
