@@ -82,7 +82,7 @@ def _build_driver(
         # Imported only when chosen, like every driver but the simulator.
         from simgate.agent.drivers import termux as termux_driver  # noqa: PLC0415
 
-        sims = termux.sims or termux_driver.detect_sims(termux.command_timeout) or (1,)
+        sims = termux.sims or termux_driver.detect_sims(min(termux.command_timeout, 10.0)) or (1,)
         return termux_driver.TermuxDriver(
             state_file=state_dir / termux_driver.STATE_FILE_NAME,
             sims=sims,

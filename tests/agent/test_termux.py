@@ -12,7 +12,9 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -27,6 +29,7 @@ from simgate.agent.drivers.base import DriverEvent, InboundSms, OutgoingSms, Own
 from simgate.agent.drivers.termux import STATE_FILE_NAME, TermuxDriver, detect_sims
 from simgate.store.tables import devices as devices_table
 from tests.agent.termux_bin._phone import STATE_ENV, phone, store
+from tests.agent.test_command import AGENT_CLI, REPO, agent_env
 from tests.conftest import eventually, make_settings
 from tests.support.devices import RunningAgent
 from tests.support.server import Account, LiveServer
@@ -506,3 +509,35 @@ class TestThroughTheServer:
                 lambda: (r := sent_row(http, account, guid))["status"] == "failed" and r
             )
         assert "did not answer within 1 s" in row["send_from_mobile_erreur"]  # type: ignore[index]
+
+
+class TestCommandLine:
+    def test_simgate_agent_driver_termux_detects_the_sims_and_sends_on_the_one_asked(
+        self, server: LiveServer, android: Android, tmp_path: Path
+    ) -> None:
+        """As on a phone: ``simgate agent --driver termux`` in its own process."""
+        account = server.create_account()
+        device = server.add_device(account)
+        env = agent_env(SIMGATE_DEVICE_TOKEN=device.token, **{STATE_ENV: str(android.path)})
+        env["PATH"] = os.environ["PATH"]
+        args = ["--server", server.url, "--driver", "termux", "--state-dir", str(tmp_path / "s")]
+        process = subprocess.Popen(
+            [sys.executable, "-c", AGENT_CLI, *args],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            with server.client() as http:
+                guid = send(http, account, "Sent from the command line", port="2")
+                eventually(lambda: sent_row(http, account, guid)["status"] == "sent", timeout=20)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, log = process.communicate(timeout=20)
+        assert process.returncode == 0, log
+        assert "termux: SIM slot(s) 1, 2, operator Orange B, SIM ready" in log
+        assert android.handed() == [
+            {"to": "+32470123456", "text": "Sent from the command line", "slot": 1}
+        ]

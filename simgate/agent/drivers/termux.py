@@ -63,6 +63,7 @@ _SEND = "termux-sms-send"
 _LIST = "termux-sms-list"
 _BATTERY = "termux-battery-status"
 _DEVICE = "termux-telephony-deviceinfo"
+_START_TIMEOUT = 5.0
 _APP_HINT = "is the Termux:API app installed, and exempt from battery optimisation?"
 
 
@@ -227,9 +228,10 @@ class TermuxDriver(Driver):
 
     # ------------------------------------------------------------------ commands and state
 
-    async def _run(self, *argv: str, stdin: str | None = None) -> str:
+    async def _run(self, *argv: str, stdin: str | None = None, seconds: float | None = None) -> str:
         """Run one command with the timeout; its stdout, or :class:`TermuxError`."""
         name = argv[0]
+        timeout = seconds or self.command_timeout
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -245,14 +247,12 @@ class TermuxDriver(Driver):
         except OSError as exc:
             raise TermuxError(f"cannot run {name}: {exc}") from exc
         try:
-            async with asyncio.timeout(self.command_timeout):
+            async with asyncio.timeout(timeout):
                 stdout, stderr = await process.communicate(
                     stdin.encode() if stdin is not None else None
                 )
         except TimeoutError:
-            raise TermuxError(
-                f"{name} did not answer within {self.command_timeout:g} s; {_APP_HINT}"
-            ) from None
+            raise TermuxError(f"{name} did not answer within {timeout:g} s; {_APP_HINT}") from None
         finally:
             if process.returncode is None:
                 _kill(process)
@@ -310,7 +310,8 @@ class TermuxDriver(Driver):
         """Load the cursors and say in the log what the phone looks like."""
         self._load()
         try:
-            info = json.loads(await self._run(_DEVICE) or "{}")
+            # Briefly: the agent connects only after start(), and this is only for the log.
+            info = json.loads(await self._run(_DEVICE, seconds=_START_TIMEOUT) or "{}")
             operator = info.get("network_operator_name") or "unknown"
             log.info(
                 "termux: SIM slot(s) %s, operator %s, SIM %s",
@@ -369,12 +370,14 @@ class TermuxDriver(Driver):
         loop = asyncio.get_running_loop()
         while True:
             for sms in await self._new("inbox"):
+                log.info("termux: SMS %d received", sms.id)
                 yield InboundSms(number=sms.number, text=sms.text, at_ms=sms.at_ms)
                 await self._advance("inbox", sms.id)  # stored by the runner: asked for the next
             for sms in await self._new("sent"):
                 if self._own_send(sms):
                     await self._advance("sent", sms.id)
                     continue
+                log.info("termux: SMS %d typed on the phone", sms.id)
                 yield OwnerSentSms(number=sms.number, text=sms.text, at_ms=sms.at_ms)
                 await self._advance("sent", sms.id)
             if loop.time() >= next_status:
