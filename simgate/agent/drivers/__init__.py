@@ -26,5 +26,5 @@ __all__ = [
     "StatusUpdate",
 ]
 
-DRIVER_NAMES: tuple[str, ...] = ("simulator", "termux")
-"""Drivers ``simgate agent --driver`` accepts today; ``modem`` will join."""
+DRIVER_NAMES: tuple[str, ...] = ("simulator", "termux", "modem")
+"""Drivers ``simgate agent --driver`` accepts."""

@@ -1,0 +1,584 @@
+"""A GSM/LTE modem (or a phone) behind an AT serial port, in PDU mode.
+
+One task owns the port: it opens it, initialises the modem (echo off, numeric errors, the SIM
+PIN, PDU mode, ``+CMTI`` notifications for new SMS), then polls the signal and reads new SMS
+until the modem stops answering, when it closes the port and opens it again with backoff. Every
+AT command, sends included, goes through one lock: a modem does one thing at a time. A reader
+task splits what the modem says into lines and hands final result codes to the command waiting
+for them and unsolicited lines (``+CMTI``, ``RING``, ``+CSQ``) to their handlers, so a
+notification in the middle of an ``AT+CMGS`` neither ends nor confuses it.
+
+An SMS is deleted from the modem only when the runner asks for the next event, i.e. once the
+agent has stored it durably (see :meth:`Driver.events`); until then a restart reads it again.
+
+A wrong PIN is never entered twice: three wrong entries lock the SIM until its PUK is typed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import itertools
+import logging
+import random
+import re
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from simgate.agent import pdu
+from simgate.agent.drivers.base import (
+    Driver,
+    DriverEvent,
+    InboundSms,
+    OutgoingSms,
+    RadioOutcome,
+    StatusUpdate,
+)
+from simgate.protocol import now_ms
+
+__all__ = ["RETRYABLE_CMS_ERRORS", "AtError", "ModemDriver", "ModemError", "signal_bars"]
+
+log = logging.getLogger(__name__)
+
+PortOpener = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+RETRYABLE_CMS_ERRORS = frozenset({27, 38, 41, 42, 47, 314, 331, 332})
+"""``+CMS ERROR`` codes a later attempt can overcome (TS 27.005 3.2.5, TS 24.011 E.2):
+destination out of service, network out of order, temporary failure, congestion, resources
+unavailable, SIM busy, no network service, network timeout. Every other code is final."""
+
+_CMS_TEXT = {
+    1: "unassigned number", 8: "operator determined barring", 10: "call barred",
+    21: "short message transfer rejected", 27: "destination out of service",
+    38: "network out of order", 41: "temporary failure", 42: "congestion",
+    47: "resources unavailable", 50: "facility not subscribed", 96: "invalid mandatory information",
+    300: "ME failure", 302: "operation not allowed", 304: "invalid PDU mode parameter",
+    310: "SIM not inserted", 314: "SIM busy", 321: "invalid memory index", 322: "memory full",
+    330: "SMSC address unknown", 331: "no network service", 332: "network timeout",
+    500: "unknown error",
+}  # fmt: skip
+# Lines a modem sends by itself. A line "+X: ..." answers the pending command when that command
+# is "AT+X..." (so +CSQ is the answer to AT+CSQ, a notification otherwise).
+_URC_PREFIXES = (
+    *("+CMTI:", "+CDSI:", "+CMT:", "+CDS:", "RING", "+CSQ:", "^RSSI:", "^HCSQ:", "+CREG:"),
+    *("+CGREG:", "+CEREG:", "+CLIP:", "+CUSD:", "^BOOT:", "^MODE:", "^SRVST:", "^SIMST:"),
+    *("+QIND:", "+PBREADY", "^DSFLOWRPT:", "NO CARRIER"),
+)
+_ERROR_RE = re.compile(r"^(?:\+(CMS|CME) ERROR:\s*(.*)|ERROR|COMMAND NOT SUPPORT)$")
+_LIST_RE = re.compile(r"^\+CMGL:\s*(\d+),\s*(\d+)")
+_MAX_LINE = 65_536
+
+
+class ModemError(Exception):
+    """The modem did not do what was asked."""
+
+
+class AtError(ModemError):
+    """A command ended in ``ERROR``, ``+CMS ERROR: n`` or ``+CME ERROR: n``."""
+
+    def __init__(self, line: str, kind: str = "", code: int | None = None) -> None:
+        self.kind, self.code = kind, code
+        detail = _CMS_TEXT.get(code, "") if kind == "CMS" and code is not None else ""
+        super().__init__(f"{line} ({detail})" if detail else line)
+
+
+class _Unavailable(ModemError):
+    """The modem stopped answering or the port closed; ``data_sent``: after the PDU went."""
+
+    def __init__(self, message: str, *, data_sent: bool = False) -> None:
+        super().__init__(message)
+        self.data_sent = data_sent
+
+
+class _SimLocked(ModemError):
+    """The SIM cannot be unlocked without a person: the driver stops trying."""
+
+
+def signal_bars(rssi: int) -> int | None:
+    """``+CSQ`` rssi (0-31, 99 unknown) as 0-4 bars (about -111, -95, -85, -75 dBm)."""
+    if not 0 <= rssi <= 31:  # noqa: PLR2004 - TS 27.007 8.5
+        return None
+    return sum(rssi >= step for step in (2, 10, 15, 20))
+
+
+async def _open_serial(port: str, baud: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    import serial_asyncio_fast  # noqa: PLC0415 - optional dependency (the `modem` extra)
+
+    return await serial_asyncio_fast.open_serial_connection(url=port, baudrate=baud)
+
+
+@dataclass
+class _Pending:
+    command: str
+    done: asyncio.Future[None]
+    prompt: asyncio.Future[None]
+    lines: list[str]
+    error: AtError | None = None
+    data_sent: bool = False
+
+
+class _AtChannel:
+    """One open port: writes commands, reads lines, routes them (see the module docstring)."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_urc: Callable[[str], None],
+        on_closed: Callable[[], None],
+    ) -> None:
+        self._reader, self._writer = reader, writer
+        self._on_urc, self._on_closed = on_urc, on_closed
+        self._pending: _Pending | None = None
+        self.closed = False
+        self._task = asyncio.create_task(self._read_lines())
+
+    async def command(self, command: str, *, wait: float, data: str | None = None) -> list[str]:
+        loop = asyncio.get_running_loop()
+        pending = _Pending(command, loop.create_future(), loop.create_future(), [])
+        if self.closed:
+            raise _Unavailable("the serial port is closed")
+        self._pending = pending
+        try:
+            async with asyncio.timeout(wait):
+                self._writer.write(command.encode() + b"\r")
+                if data is not None:
+                    await asyncio.wait(
+                        (pending.done, pending.prompt), return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if not pending.done.done():
+                        pending.data_sent = True
+                        self._writer.write(data.encode() + b"\x1a")
+                await pending.done
+        except TimeoutError:
+            raise _Unavailable(f"no answer to {command}", data_sent=pending.data_sent) from None
+        finally:
+            self._pending = None
+        if pending.error is not None:
+            raise pending.error
+        return pending.lines
+
+    async def _read_lines(self) -> None:
+        buffer = b""
+        try:
+            while chunk := await self._reader.read(4096):
+                buffer += chunk
+                while True:
+                    buffer = buffer.lstrip(b"\r\n")
+                    pending = self._pending
+                    if buffer.startswith(b">") and pending and not pending.prompt.done():
+                        pending.prompt.set_result(None)  # "> ": send the PDU now
+                        buffer = buffer[1:].lstrip(b" ")
+                        continue
+                    end = re.search(rb"[\r\n]", buffer)
+                    if end is None:
+                        break
+                    line, buffer = buffer[: end.start()], buffer[end.end() :]
+                    self._route(line.decode("ascii", "replace").strip())
+                if len(buffer) > _MAX_LINE:
+                    buffer = b""
+        except (OSError, ConnectionError) as exc:
+            log.debug("reading the modem failed: %s", exc)
+        finally:
+            self.closed = True
+            pending = self._pending
+            if pending is not None and not pending.done.done():
+                pending.done.set_exception(_Unavailable("the serial port closed"))
+            self._on_closed()
+
+    def _route(self, line: str) -> None:
+        pending = self._pending
+        if not line or (pending is not None and line == pending.command):  # empty or echo
+            return
+        if pending is None or pending.done.done() or not _answers(line, pending.command):
+            self._on_urc(line)
+        elif line == "OK":
+            pending.done.set_result(None)
+        elif match := _ERROR_RE.match(line):
+            kind, detail = match.group(1) or "", (match.group(2) or "").strip()
+            pending.error = AtError(line, kind, int(detail) if detail.isdigit() else None)
+            pending.done.set_result(None)
+        else:
+            pending.lines.append(line)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self._writer.wait_closed()
+
+
+def _answers(line: str, command: str) -> bool:
+    """Whether ``line`` belongs to the answer of ``command`` rather than being a notification."""
+    prefix = line.partition(":")[0]
+    if line[:1] in "+^" and ":" in line and command.upper().startswith("AT" + prefix):
+        return True
+    return not line.startswith(_URC_PREFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    event: DriverEvent
+    indexes: tuple[int, ...] = ()
+
+
+class ModemDriver(Driver):
+    """A modem on ``port`` at ``baud``; ``pin`` unlocks its SIM. Timeouts are in seconds:
+    ``command_timeout`` for ordinary commands, ``send_timeout`` for one SMS part to leave,
+    ``poll_interval`` between signal readings (which also prove the modem alive),
+    ``reopen_delays`` the first and the longest wait before reopening a silent modem, and
+    ``multipart_wait`` how long the parts of a long SMS are awaited before what came is passed on.
+    """
+
+    name: ClassVar[str] = "modem"
+
+    def __init__(
+        self,
+        *,
+        port: str,
+        baud: int = 115_200,
+        pin: str | None = None,
+        sims: Sequence[int] = (1,),
+        command_timeout: float = 10.0,
+        send_timeout: float = 60.0,
+        poll_interval: float = 30.0,
+        reopen_delays: tuple[float, float] = (1.0, 60.0),
+        multipart_wait: float = 3600.0,
+        open_port: PortOpener | None = None,
+    ) -> None:
+        if open_port is None and importlib.util.find_spec("serial_asyncio_fast") is None:
+            raise ImportError(
+                "the modem driver needs pyserial-asyncio-fast: pip install 'simgate[modem]'"
+            )
+        super().__init__(sims=sims)
+        self.port, self.baud, self._pin = port, baud, pin
+        self._command_timeout, self._send_timeout = command_timeout, send_timeout
+        self._poll_interval, self._reopen_delays = poll_interval, reopen_delays
+        self._multipart_wait_ms = int(multipart_wait * 1000)
+        self._open_port = open_port or _open_serial
+        self._channel: _AtChannel | None = None
+        self._lock = asyncio.Lock()
+        self._send_lock = asyncio.Lock()
+        self._delete_lock = asyncio.Lock()
+        self._ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._scan_requested = False
+        self._fatal: str | None = None
+        self._signal: int | None = None
+        self._items: deque[_Item] = deque()
+        self._items_ready = asyncio.Event()
+        self._queued: set[int] = set()  # SMS indexes handed to events(), not yet deleted
+        self._to_delete: set[int] = set()
+        self._undecodable: set[int] = set()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._reference = random.randrange(256)  # noqa: S311 - only tells long SMS apart
+        self.opened = 0
+        """How many times the port was opened and the modem initialised (1 + reopenings)."""
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the task that opens the port and keeps it open; never waits for the modem,
+        so the agent connects to the server even while the modem is unplugged."""
+        if self._supervisor is None:
+            self._supervisor = asyncio.create_task(self._supervise())
+
+    async def close(self) -> None:
+        """Stop the port's task and close the port."""
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        await self._shut()
+
+    async def _supervise(self) -> None:
+        first, longest = self._reopen_delays
+        delay = first
+        while True:
+            try:
+                await self._open()
+                delay = first
+                await self._watch()
+            except _SimLocked as exc:
+                self._fatal = str(exc)
+                log.error("modem on %s: %s", self.port, exc)
+                await self._shut()
+                self._set_signal(None)
+                return
+            except (ModemError, OSError) as exc:
+                log.warning(
+                    "modem on %s not answering (%s); reopening in %.1f s", self.port, exc, delay
+                )
+            except Exception:  # a bug must not leave the modem closed for good
+                log.exception("modem on %s failed; reopening in %.1f s", self.port, delay)
+            await self._shut()
+            self._set_signal(None)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest)
+
+    async def _open(self) -> None:
+        reader, writer = await self._open_port(self.port, self.baud)
+        serial = writer.get_extra_info("serial")
+        if serial is not None:  # what an earlier session left unread is not for us
+            with contextlib.suppress(Exception):
+                serial.reset_input_buffer()
+        self._channel = _AtChannel(reader, writer, self._on_urc, self._on_closed)
+        # ESC ends a PDU prompt a previous run may have left open.
+        writer.write(b"\x1b\r")
+        await asyncio.sleep(0.1)
+        for attempt in range(3):  # a modem may miss the first bytes after the port opens
+            try:
+                await self._channel.command("AT", wait=min(self._command_timeout, 2.0))
+                break
+            except _Unavailable:
+                if attempt == 2:  # noqa: PLR2004
+                    raise
+        await self._command("ATE0")
+        await self._command("AT+CMEE=1")
+        await self._unlock_sim()
+        await self._command("AT+CMGF=0")
+        try:
+            await self._command("AT+CNMI=2,1,0,0,0")
+        except AtError:  # some modems buffer notifications only in mode 1
+            await self._command("AT+CNMI=1,1,0,0,0")
+        self.opened += 1
+        self._ready.set()
+        await self._poll_signal()
+        log.info("modem on %s ready: SIM ready, signal %s/4", self.port, self._signal)
+        self._scan_requested = True  # SMS that arrived while we were away
+
+    async def _unlock_sim(self) -> None:
+        entered = False
+        for _ in range(20):
+            state = await self._sim_state()
+            if state == "READY":
+                return
+            if state == "SIM PIN" and entered:
+                pass  # the SIM takes a moment to check the PIN it accepted
+            elif state == "SIM PIN" and self._pin is not None:
+                entered = True
+                try:
+                    await self._command(f'AT+CPIN="{self._pin}"')
+                except AtError as exc:
+                    raise _SimLocked(
+                        f"the SIM refused the PIN ({exc}); not entered again: three wrong PINs "
+                        "lock the SIM. Check --pin and restart the agent"
+                    ) from exc
+                log.info("modem on %s: SIM PIN entered", self.port)
+            elif state == "SIM PIN":
+                raise _SimLocked("the SIM asks for a PIN: start the agent with --pin")
+            elif state != "busy":
+                raise _SimLocked(f"the SIM is locked ({state}): unlock it in a phone")
+            await asyncio.sleep(0.5)
+        raise ModemError("the SIM is not ready")
+
+    async def _sim_state(self) -> str:
+        try:
+            lines = await self._command("AT+CPIN?")
+        except AtError as exc:
+            if exc.code in (10, 310):  # SIM not inserted: someone may insert it
+                raise ModemError("no SIM in the modem") from exc
+            return "busy"  # SIM busy / initialising (CME 14, CMS 314)
+        for line in lines:
+            if line.startswith("+CPIN:"):
+                return line.removeprefix("+CPIN:").strip().strip('"')
+        return "busy"
+
+    async def _watch(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wake.wait()
+            self._wake.clear()
+            if self._channel is None or self._channel.closed:
+                raise ModemError("the serial port closed")
+            if self._scan_requested:
+                self._scan_requested = False
+                await self._scan()
+            else:
+                await self._poll_signal()
+            await self._flush_deletes()
+
+    async def _shut(self) -> None:
+        self._ready.clear()
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            await channel.close()
+
+    def _on_closed(self) -> None:
+        self._wake.set()
+
+    async def _command(
+        self, command: str, *, wait: float | None = None, data: str | None = None
+    ) -> list[str]:
+        async with self._lock:
+            channel = self._channel
+            if channel is None:
+                raise _Unavailable("the modem is not open")
+            try:
+                return await channel.command(command, wait=wait or self._command_timeout, data=data)
+            except _Unavailable:
+                channel.closed = True  # the port's task reopens it
+                self._wake.set()
+                raise
+
+    # --- sending -----------------------------------------------------------------------
+
+    async def send(self, message: OutgoingSms) -> RadioOutcome:
+        """Send each part with ``AT+CMGS``; a refusal the network may overcome is retryable."""
+        if self._fatal is not None:
+            return RadioOutcome.failure(self._fatal, operator=False)
+        self._reference = (self._reference + 1) % 256
+        try:
+            parts = pdu.encode_submit(message.to, message.text, reference=self._reference)
+        except pdu.PduError as exc:
+            return RadioOutcome.failure(str(exc), operator=False)
+        try:
+            async with asyncio.timeout(self._command_timeout):
+                await self._ready.wait()
+        except TimeoutError:
+            return RadioOutcome.failure("the modem is not answering", operator=True)
+        async with self._send_lock:  # a message's parts back to back
+            outcome = await self._send_parts(parts)
+        if outcome.ok:
+            log.info("modem sent %s in %d part(s)", message.guid, len(parts))
+        return outcome
+
+    async def _send_parts(self, parts: Sequence[pdu.SubmitPdu]) -> RadioOutcome:
+        for number, part in enumerate(parts):
+            try:
+                await self._command(
+                    f"AT+CMGS={part.length}", data=part.hex, wait=self._send_timeout
+                )
+            except AtError as exc:
+                retry = exc.kind == "CMS" and exc.code in RETRYABLE_CMS_ERRORS
+                return RadioOutcome.failure(f"modem: {exc}", operator=retry)
+            except _Unavailable as exc:
+                if exc.data_sent or number > 0:
+                    return RadioOutcome.failure(
+                        "the modem stopped answering while sending; the SMS may have left",
+                        operator=False,
+                    )
+                return RadioOutcome.failure("the modem is not answering", operator=True)
+        return RadioOutcome.success(self.sims[0] if self.sims else None, at_ms=now_ms())
+
+    # --- receiving and status ----------------------------------------------------------
+
+    def _on_urc(self, line: str) -> None:
+        if line.startswith("+CMTI:"):
+            self._scan_requested = True
+            self._wake.set()
+        elif line.startswith("+CSQ:"):
+            self._set_signal(_parse_csq(line))
+        else:
+            log.debug("modem on %s says %s", self.port, line)
+
+    async def _poll_signal(self) -> None:
+        for line in await self._command("AT+CSQ"):
+            if line.startswith("+CSQ:"):
+                self._set_signal(_parse_csq(line))
+
+    def _set_signal(self, signal: int | None) -> None:
+        if signal != self._signal:
+            self._signal = signal
+            self._push(_Item(StatusUpdate(signal=signal)))
+
+    def _push(self, item: _Item) -> None:
+        self._items.append(item)
+        self._items_ready.set()
+
+    async def _scan(self) -> None:
+        """Read every received SMS (``AT+CMGL=4``) not handed over yet; queue whole ones."""
+        lines = await self._command("AT+CMGL=4")
+        groups: dict[tuple[str, int, int], dict[int, tuple[int, pdu.Deliver]]] = defaultdict(dict)
+        found: list[tuple[int, tuple[int, ...], InboundSms]] = []
+        for index, status, pdu_hex in _listed(lines):
+            if status > 1 or index in self._queued or index in self._undecodable:
+                continue  # drafts and sent SMS (2, 3) are the owner's
+            try:
+                sms = pdu.decode(pdu_hex)
+            except pdu.PduError as exc:
+                log.warning("modem on %s: SMS %d undecodable (%s); left", self.port, index, exc)
+                self._undecodable.add(index)
+                continue
+            if not isinstance(sms, pdu.Deliver):
+                continue
+            if sms.concat is None or sms.concat.total <= 1:
+                found.append((sms.at_ms, (index,), self._inbound([sms])))
+            else:
+                key = (sms.sender, sms.concat.reference, sms.concat.total)
+                groups[key].setdefault(sms.concat.sequence, (index, sms))
+        for (_, _, total), parts in groups.items():
+            first_at = min(sms.at_ms for _, sms in parts.values())
+            if len(parts) < total and now_ms() - first_at < self._multipart_wait_ms:
+                continue  # the other parts are on their way
+            ordered = [parts[sequence] for sequence in sorted(parts)]
+            found.append((first_at, tuple(i for i, _ in ordered), self._inbound(
+                [sms for _, sms in ordered])))  # fmt: skip
+        for _, indexes, inbound in sorted(found, key=lambda f: (f[0], f[1])):
+            self._queued.update(indexes)
+            log.info("modem on %s received an SMS in %d part(s)", self.port, len(indexes))
+            self._push(_Item(inbound, indexes))
+
+    def _inbound(self, parts: Sequence[pdu.Deliver]) -> InboundSms:
+        return InboundSms(
+            number=parts[0].sender,
+            text=pdu.join_texts([part.text for part in parts]),
+            at_ms=parts[0].at_ms,
+            sim=self.sims[0] if self.sims else None,
+        )
+
+    async def _flush_deletes(self) -> None:
+        async with self._delete_lock:
+            for index in sorted(self._to_delete):
+                try:
+                    await self._command(f"AT+CMGD={index}")
+                except AtError as exc:  # already gone (invalid index): nothing left to do
+                    log.warning("modem on %s: deleting SMS %d: %s", self.port, index, exc)
+                except _Unavailable:
+                    return  # deleted after the modem is back
+                self._to_delete.discard(index)
+                self._queued.discard(index)
+
+    async def events(self) -> AsyncIterator[DriverEvent]:
+        """Received SMS (whole, multipart joined) and signal changes, forever."""
+        while True:
+            while not self._items:
+                self._items_ready.clear()
+                await self._items_ready.wait()
+            item = self._items.popleft()
+            try:
+                yield item.event
+            except BaseException:
+                self._items.appendleft(item)  # not stored by the runner: hand it over again
+                raise
+            # Asked for the next event: the runner has stored this one, the modem may forget it.
+            if item.indexes:
+                self._to_delete.update(item.indexes)
+                with contextlib.suppress(ModemError):
+                    await self._flush_deletes()
+
+    async def read_status(self) -> StatusUpdate:
+        """The last signal reading (None while the modem is not answering); no battery."""
+        return StatusUpdate(signal=self._signal)
+
+
+def _parse_csq(line: str) -> int | None:
+    rssi = line.removeprefix("+CSQ:").split(",")[0].strip()
+    return signal_bars(int(rssi)) if rssi.isdigit() else None
+
+
+def _listed(lines: Sequence[str]) -> list[tuple[int, int, str]]:
+    """``(index, status, pdu)`` of each ``+CMGL:`` header and the PDU line after it."""
+    listed = []
+    for header, body in itertools.pairwise(lines):
+        if match := _LIST_RE.match(header):
+            listed.append((int(match.group(1)), int(match.group(2)), body))
+    return listed

@@ -1,0 +1,323 @@
+"""The modem driver against an emulated modem on a pseudo-terminal: the AT dialogue on its own,
+then through a real agent and a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simgate.agent import pdu
+from simgate.agent.drivers.base import InboundSms, OutgoingSms, StatusUpdate
+from simgate.agent.drivers.modem import ModemDriver, signal_bars
+from tests.agent.modem_emulator import ModemEmulator
+from tests.conftest import eventually
+from tests.support.api import send_sms, sent_row
+from tests.support.devices import RunningAgent
+from tests.support.server import LiveServer
+
+T0 = 1_773_391_512_000
+NUMBER = "+32470123456"
+FAST = {"command_timeout": 1.0, "send_timeout": 2.0, "poll_interval": 0.2,
+        "reopen_delays": (0.1, 0.4)}  # fmt: skip
+
+
+@pytest.fixture
+def modem() -> Iterator[ModemEmulator]:
+    emulator = ModemEmulator()
+    yield emulator
+    emulator.close()
+
+
+def make_driver(modem: ModemEmulator, **options: Any) -> ModemDriver:
+    return ModemDriver(port=modem.port, **{**FAST, **options})
+
+
+@pytest.fixture
+async def driver(modem: ModemEmulator) -> AsyncIterator[ModemDriver]:
+    driver = make_driver(modem)
+    await driver.start()
+    await until(lambda: driver.opened == 1)
+    yield driver
+    await driver.close()
+
+
+async def until(predicate: Callable[[], object], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def next_inbound(events: AsyncIterator[object], seconds: float = 5.0) -> InboundSms:
+    async with asyncio.timeout(seconds):
+        while not isinstance(event := await anext(events), InboundSms):
+            pass
+    return event
+
+
+async def cancelled(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def outgoing(text: str, to: str = NUMBER) -> OutgoingSms:
+    return OutgoingSms(guid="a" * 40, to=to, text=text)
+
+
+class TestDialogue:
+    @pytest.mark.anyio
+    async def test_init_turns_echo_off_and_asks_for_pdu_mode_and_notifications(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        assert {"ATE0", "AT+CMEE=1", "AT+CPIN?", "AT+CMGF=0", "AT+CNMI=2,1,0,0,0"} <= set(
+            modem.commands
+        )
+        assert await driver.read_status() == StatusUpdate(signal=signal_bars(18))
+
+    @pytest.mark.anyio
+    async def test_the_pin_is_entered_once_and_the_modem_then_works(
+        self, modem: ModemEmulator
+    ) -> None:
+        modem.pin = "1234"
+        driver = make_driver(modem, pin="1234")
+        await driver.start()
+        try:
+            assert (await driver.send(outgoing("after the PIN"))).ok
+        finally:
+            await driver.close()
+        assert modem.pin_entries == ["1234"]
+        assert [s.text for s in modem.sent] == ["after the PIN"]
+
+    @pytest.mark.anyio
+    async def test_a_wrong_pin_is_never_entered_twice(self, modem: ModemEmulator) -> None:
+        modem.pin = "1234"
+        driver = make_driver(modem, pin="0000")
+        await driver.start()
+        try:
+            await until(lambda: modem.pin_entries)
+            await asyncio.sleep(1.0)  # several reopening delays
+            outcome = await driver.send(outgoing("x"))
+        finally:
+            await driver.close()
+        assert modem.pin_entries == ["0000"]
+        assert not outcome.ok
+        assert not outcome.operator
+        assert "PIN" in outcome.error
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(("code", "retryable"), [(42, True), (332, True), (21, False),
+                                                     (304, False), (8, False)])  # fmt: skip
+    async def test_cms_errors_are_retryable_or_final(
+        self, modem: ModemEmulator, driver: ModemDriver, code: int, retryable: bool
+    ) -> None:
+        modem.cms_errors.append(code)
+        outcome = await driver.send(outgoing("x"))
+        assert not outcome.ok
+        assert outcome.operator is retryable
+        assert f"+CMS ERROR: {code}" in outcome.error
+        assert (await driver.send(outgoing("again"))).ok  # the modem is still fine
+
+    @pytest.mark.anyio
+    async def test_a_notification_in_the_middle_of_a_send_is_handled_not_mistaken(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        index = modem.store(pdu.encode_deliver("+15550001", "mid-send", at_ms=T0)[0])
+        modem.urc_during_next = f'+CMTI: "SM",{index}'
+        events = driver.events()
+        send = asyncio.create_task(driver.send(outgoing("hello")))
+        await until(lambda: modem.urc_during_next is None)
+        modem.urc_during_next = "+CSQ: 3,99"  # in the next command's answer
+        assert (await send).ok
+        inbound = await next_inbound(events)
+        assert (inbound.number, inbound.text, inbound.at_ms) == ("+15550001", "mid-send", T0)
+        await until(lambda: modem.urc_during_next is None)
+        await events.aclose()
+
+    @pytest.mark.anyio
+    async def test_sends_go_one_at_a_time_each_with_its_own_reference(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        long_text = "x" * 200
+        outcomes = await asyncio.gather(*(driver.send(outgoing(long_text)) for _ in range(3)))
+        assert all(o.ok for o in outcomes)
+        assert len(modem.sent) == 6
+        references = [s.concat.reference for s in modem.sent if s.concat]
+        assert references[0::2] == references[1::2]  # a message's parts were not interleaved
+        assert len(set(references)) == 3
+
+
+class TestInbound:
+    @pytest.mark.anyio
+    async def test_an_sms_is_deleted_only_when_the_next_event_is_asked_for(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        events = driver.events()
+        [index] = modem.receive("MyBank", "Your code is 1234", at_ms=T0)
+        inbound = await next_inbound(events)
+        assert inbound == InboundSms(number="MyBank", text="Your code is 1234", at_ms=T0, sim=1)
+        await asyncio.sleep(0.5)  # polls and rescans meanwhile: kept, not read twice
+        assert index in modem.storage
+        assert modem.deleted == []
+        asking = asyncio.create_task(anext(events))
+        await until(lambda: modem.deleted == [index])
+        assert index not in modem.storage
+        await cancelled(asking)
+        await events.aclose()
+
+    @pytest.mark.anyio
+    async def test_sms_stored_before_start_are_read_and_multipart_is_joined(
+        self, modem: ModemEmulator
+    ) -> None:
+        text = "Long 😀 message " * 12
+        parts = pdu.encode_deliver("+15550002", text, at_ms=T0, reference=9)
+        assert len(parts) == 3
+        for part in reversed(parts):
+            modem.store(part)
+        modem.store(pdu.encode_submit("+15550003", "a draft")[0].hex, status=2)  # the owner's
+        driver = make_driver(modem)
+        await driver.start()
+        events = driver.events()
+        try:
+            inbound = await next_inbound(events)
+            assert (inbound.number, inbound.text) == ("+15550002", text)
+            asking = asyncio.create_task(anext(events))
+            await until(lambda: len(modem.storage) == 1)
+            await cancelled(asking)
+        finally:
+            await events.aclose()
+            await driver.close()
+
+    @pytest.mark.anyio
+    async def test_a_multipart_sms_waits_for_its_missing_part(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        first, second = pdu.encode_deliver("+15550004", "y" * 200, at_ms=int(time.time() * 1000))
+        events = driver.events()
+        modem.store(first)
+        modem.unsolicited('+CMTI: "SM",1')
+        with pytest.raises(TimeoutError):
+            await next_inbound(events, seconds=0.6)
+        events = driver.events()
+        index = modem.store(second)
+        modem.unsolicited(f'+CMTI: "SM",{index}')
+        assert (await next_inbound(events)).text == "y" * 200
+        await events.aclose()
+
+
+class TestSilentModem:
+    @pytest.mark.anyio
+    async def test_a_silent_modem_is_reported_reopened_and_used_again(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        events = driver.events()
+        modem.silent = True
+        async with asyncio.timeout(5):
+            while await anext(events) != StatusUpdate(signal=None):
+                pass
+        outcome = await driver.send(outgoing("while silent"))
+        assert not outcome.ok
+        assert outcome.operator  # never reached the modem: worth a retry
+        modem.silent = False
+        await until(lambda: driver.opened >= 2)
+        assert (await driver.send(outgoing("back"))).ok
+        assert [s.text for s in modem.sent] == ["back"]
+        await events.aclose()
+
+
+class TestThroughTheServer:
+    @pytest.fixture
+    def agent(
+        self, server: LiveServer, modem: ModemEmulator, tmp_path: Path
+    ) -> Iterator[tuple[RunningAgent, Any]]:
+        account = server.create_account()
+        device = server.add_device(account)
+        running = RunningAgent(
+            server.url, device.token, tmp_path / "agent", driver=make_driver(modem)
+        ).start()
+        yield running, account
+        running.stop()
+        assert running.error is None
+
+    def test_single_multipart_and_emoji_messages_end_sent_with_the_right_pdus(
+        self, server: LiveServer, modem: ModemEmulator, agent: tuple[RunningAgent, Any]
+    ) -> None:
+        _, account = agent
+        texts = ["Your table is ready", "Long {GSM} text € " * 12, "Bon appétit 🍝 " * 8]
+        with server.client() as http:
+            guids = [send_sms(http, account, message=text) for text in texts]
+            for guid in guids:
+                eventually(lambda g=guid: sent_row(http, account, g)["status"] == "sent")
+        by_text: dict[str, list[pdu.Submit]] = {}
+        for submit in modem.sent:
+            key = submit.concat.reference if submit.concat else -1
+            by_text.setdefault(str(key), []).append(submit)
+        messages = sorted(
+            (pdu.join_texts([p.text for p in parts]), len(parts), {p.dcs for p in parts})
+            for parts in by_text.values()
+        )
+        assert messages == sorted([(texts[0], 1, {0}), (texts[1], 2, {0}), (texts[2], 2, {8})])
+        assert {s.to for s in modem.sent} == {NUMBER}
+
+    def test_an_inbound_sms_appears_once_in_getsms_and_leaves_the_modem(
+        self, server: LiveServer, modem: ModemEmulator, agent: tuple[RunningAgent, Any]
+    ) -> None:
+        _, account = agent
+        modem.receive("+15550005", "Table for two at 8?", at_ms=T0)
+        with server.client() as http:
+
+            def inbox() -> list[dict[str, Any]]:
+                body = http.get("/getsms/", params={"apikey": account.api_key}).json()
+                return body["result"]["sms"]  # type: ignore[no-any-return]
+
+            [row] = eventually(lambda: (rows := inbox()) and rows)
+            assert row["message"] == "Table for two at 8?"
+            assert row["number"] == "+15550005"
+            modem.receive("+15550006", "second", at_ms=T0 + 1000)
+            eventually(lambda: len(inbox()) == 2)
+            eventually(lambda: not modem.storage)
+            time.sleep(0.5)
+            assert len(inbox()) == 2
+
+    def test_the_agent_outlives_a_silent_modem(
+        self, server: LiveServer, modem: ModemEmulator, agent: tuple[RunningAgent, Any]
+    ) -> None:
+        running, account = agent
+        eventually(lambda: running.driver.opened == 1)
+        modem.silent = True
+        time.sleep(1.0)
+        modem.silent = False
+        eventually(lambda: running.driver.opened >= 2)
+        with server.client() as http:
+            guid = send_sms(http, account, message="after the outage")
+            eventually(lambda: sent_row(http, account, guid)["status"] == "sent")
+        assert running.error is None
+        assert [s.text for s in modem.sent] == ["after the outage"]
+
+
+class TestCommandLine:
+    def test_the_modem_driver_needs_a_serial_port(self) -> None:
+        from tests.agent.test_command import AGENT_CLI, REPO, agent_env
+
+        done = subprocess.run(
+            [
+                *(sys.executable, "-c", AGENT_CLI, "--driver", "modem", "--token", "t"),
+                *("--server", "http://127.0.0.1:9"),
+            ],
+            cwd=REPO,
+            env=agent_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert "--serial-port" in done.stderr
