@@ -9,6 +9,7 @@ runner talking to a real server.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -72,6 +73,10 @@ class Android:
 
     def handed(self) -> list[dict[str, Any]]:
         """What termux-sms-send handed to Android: ``{"to", "text", "slot"}``."""
+        return [{k: v for k, v in sms.items() if k != "at"} for sms in self.handed_at()]
+
+    def handed_at(self) -> list[dict[str, Any]]:
+        """The same with ``at``, when it was handed over (Unix seconds)."""
         with phone(self.path) as state:
             return list(state["handed_to_android"])
 
@@ -409,6 +414,21 @@ class TestThroughTheServer:
                 return (await conn.execute(query)).one()
 
         assert tuple(server.call(row())) == (30, 60, 81, False)
+
+    def test_the_server_paces_its_sends_under_androids_limit(
+        self, server: LiveServer, android: Android, start_agent: Callable[..., RunningAgent]
+    ) -> None:
+        """30 SMS per 60 s: one every 2 s, even when three are queued at once."""
+        account = server.create_account()
+        device = server.add_device(account)
+        start_agent(server, device.token)
+        with server.client() as http:
+            guids = [send(http, account, f"paced {n}") for n in range(3)]
+            for guid in guids:
+                eventually(lambda g=guid: sent_row(http, account, g)["status"] == "sent")
+        times = [sms["at"] for sms in android.handed_at()]
+        assert len(times) == 3
+        assert min(later - earlier for earlier, later in itertools.pairwise(times)) > 1.5
 
     def test_an_inbox_sms_appears_once_also_after_a_restart(
         self, server: LiveServer, android: Android, start_agent: Callable[..., RunningAgent]
