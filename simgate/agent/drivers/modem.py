@@ -333,9 +333,11 @@ class ModemDriver(Driver):
         # ESC ends a PDU prompt a previous run may have left open.
         writer.write(b"\x1b\r")
         await asyncio.sleep(0.1)
+        channel = self._channel
         for attempt in range(3):  # a modem may miss the first bytes after the port opens
             try:
-                await self._channel.command("AT", wait=min(self._command_timeout, 2.0))
+                async with self._lock:
+                    await channel.command("AT", wait=min(self._command_timeout, 2.0))
                 break
             except _Unavailable:
                 if attempt == 2:  # noqa: PLR2004
