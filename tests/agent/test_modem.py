@@ -197,6 +197,32 @@ class TestInbound:
             await driver.close()
 
     @pytest.mark.anyio
+    async def test_an_sms_not_stored_by_the_agent_is_handed_over_again(
+        self, modem: ModemEmulator
+    ) -> None:
+        [index] = modem.receive("+15550007", "not lost", at_ms=T0)
+        for _ in range(2):  # the agent stops before storing it, then starts again
+            driver = make_driver(modem)
+            await driver.start()
+            events = driver.events()
+            try:
+                assert (await next_inbound(events)).text == "not lost"
+            finally:
+                await events.aclose()
+                await driver.close()
+        assert modem.deleted == []
+        assert index in modem.storage
+
+    @pytest.mark.anyio
+    async def test_an_sms_whose_notification_was_lost_is_found_by_a_later_look(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        events = driver.events()
+        modem.store(pdu.encode_deliver("+15550008", "quiet arrival", at_ms=T0)[0])
+        assert (await next_inbound(events)).text == "quiet arrival"  # within 10 polls
+        await events.aclose()
+
+    @pytest.mark.anyio
     async def test_a_multipart_sms_waits_for_its_missing_part(
         self, modem: ModemEmulator, driver: ModemDriver
     ) -> None:
@@ -286,6 +312,25 @@ class TestThroughTheServer:
             eventually(lambda: not modem.storage)
             time.sleep(0.5)
             assert len(inbox()) == 2
+
+    def test_a_congested_network_is_retried_and_a_rejection_fails(
+        self, server: LiveServer, modem: ModemEmulator, agent: tuple[RunningAgent, Any]
+    ) -> None:
+        _, account = agent
+        with server.client() as http:
+            modem.cms_errors.append(42)
+            congested = send_sms(http, account, message="congested")
+            row = eventually(
+                lambda: (r := sent_row(http, account, congested))["retries"] == 1 and r
+            )
+            assert row["status"] == "queued"  # type: ignore[index]  # retried after a backoff
+            modem.cms_errors.append(21)
+            rejected = send_sms(http, account, message="rejected")
+            row = eventually(
+                lambda: (r := sent_row(http, account, rejected))["status"] == "failed" and r
+            )
+            assert "+CMS ERROR: 21" in row["send_from_mobile_erreur"]  # type: ignore[index]
+        assert modem.sent == []
 
     def test_the_agent_outlives_a_silent_modem(
         self, server: LiveServer, modem: ModemEmulator, agent: tuple[RunningAgent, Any]

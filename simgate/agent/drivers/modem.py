@@ -70,6 +70,7 @@ _URC_PREFIXES = (
 _ERROR_RE = re.compile(r"^(?:\+(CMS|CME) ERROR:\s*(.*)|ERROR|COMMAND NOT SUPPORT)$")
 _LIST_RE = re.compile(r"^\+CMGL:\s*(\d+),\s*(\d+)")
 _MAX_LINE = 65_536
+_POLLS_PER_SCAN = 10
 
 
 class ModemError(Exception):
@@ -394,6 +395,7 @@ class ModemDriver(Driver):
         return "busy"
 
     async def _watch(self) -> None:
+        polls = 0
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll_interval):
@@ -401,11 +403,14 @@ class ModemDriver(Driver):
             self._wake.clear()
             if self._channel is None or self._channel.closed:
                 raise ModemError("the serial port closed")
+            if not self._scan_requested:
+                await self._poll_signal()
+                polls += 1
+                # Now and then look anyway: a +CMTI can be lost (sent while the port was shut).
+                self._scan_requested = polls % _POLLS_PER_SCAN == 0
             if self._scan_requested:
                 self._scan_requested = False
                 await self._scan()
-            else:
-                await self._poll_signal()
             await self._flush_deletes()
 
     async def _shut(self) -> None:
