@@ -3,6 +3,8 @@ the agent may forget it, valid or not, so nothing is resent forever and nothing 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 
@@ -14,6 +16,12 @@ from tests.support.server import Account, LiveServer, PairedDevice
 AT = 1_767_225_600_000
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
+
+
+@pytest.fixture
+def server(shared_servers: Callable[..., LiveServer]) -> LiveServer:
+    """One live server for the module's tests; each makes its own account and devices."""
+    return shared_servers()
 
 
 def inbox(http: httpx.Client, account: Account) -> list[dict[str, object]]:

@@ -22,6 +22,13 @@ from tests.support.server import Account, LiveServer, PairedDevice
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
+
+@pytest.fixture
+def server(shared_servers: Callable[..., LiveServer]) -> LiveServer:
+    """One live server for the module's tests; each makes its own account and devices."""
+    return shared_servers()
+
+
 AT = int(datetime.now(UTC).timestamp() * 1000) - 60_000
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -14,6 +15,13 @@ from tests.support.handphone import connected
 from tests.support.server import Account, LiveServer, PairedDevice
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+
+@pytest.fixture
+def server(shared_servers: Callable[..., LiveServer]) -> LiveServer:
+    """One live server for the module's tests; each makes its own account and devices."""
+    return shared_servers()
+
 
 AT = 1_767_225_600_000
 

@@ -57,9 +57,9 @@ async def sends_within(phone: Phone, seconds: float) -> list[str]:
 
 class TestWindow:
     async def test_a_phone_holds_at_most_its_window_and_each_report_refills_it(
-        self, server_factory: Callable[..., LiveServer]
+        self, shared_servers: Callable[..., LiveServer]
     ) -> None:
-        server = server_factory(device_window=2)
+        server = shared_servers(device_window=2)
         account = server.create_account()
         phone = server.add_device(account)
         async with connected(server, phone.token) as device:
@@ -72,11 +72,11 @@ class TestWindow:
 
 class TestLeases:
     async def test_a_slow_live_phone_keeps_its_messages_past_the_lease(
-        self, server_factory: Callable[..., LiveServer]
+        self, shared_servers: Callable[..., LiveServer]
     ) -> None:
         """Lease 5 s, the phone takes 8 s: its leases are renewed, the other phone gets none,
         even when a scheduled message wakes the scheduler after the first lease ran out."""
-        server = server_factory(lease_seconds=5, device_window=1)
+        server = shared_servers(lease_seconds=5, device_window=1)
         account = server.create_account()
         slow = server.add_device(account, "slow")
         other = server.add_device(account, "other")
@@ -94,9 +94,9 @@ class TestLeases:
         assert (await states(server, account))[guid] == "sent"
 
     async def test_a_vanished_phones_message_goes_to_another_phone_when_its_lease_ends(
-        self, server_factory: Callable[..., LiveServer]
+        self, shared_servers: Callable[..., LiveServer]
     ) -> None:
-        server = server_factory(lease_seconds=5)
+        server = shared_servers(lease_seconds=5)
         account = server.create_account()
         gone = server.add_device(account, "gone")
         other = server.add_device(account, "other")
