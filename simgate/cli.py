@@ -7,6 +7,7 @@ phone where only the light base install (no FastAPI, SQLAlchemy, ...) is present
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import secrets
@@ -15,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+
+from simgate.protocol import pairing_string
 
 if TYPE_CHECKING:
     from simgate.config import Settings
@@ -126,23 +129,33 @@ def device_add(
     rate_per_minute: int | None = RATE_PER_MINUTE,
     rate_per_hour: int | None = RATE_PER_HOUR,
     daily_cap: int | None = DAILY_CAP,
+    show_qr: bool = typer.Option(True, "--qr/--no-qr", help="Print the pairing QR code."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
-    """Pair a new device and print its SID and token (the token is shown only now)."""
+    """Pair a new device: print its SID, token and pairing string (shown only now) and a QR
+    code of the pairing string for the phone to scan."""
     from simgate.services import devices
 
     pacing = devices.Pacing(
         rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour, daily_cap=daily_cap
     )
+    settings = _settings()
     paired = _run_with_context(
-        _settings(), lambda ctx: devices.add_device(ctx, account, label, pacing)
+        settings, lambda ctx: devices.add_device(ctx, account, label, pacing)
     )
-    _emit(
-        as_json,
-        {"sid": paired.sid, "token": paired.token},
-        f"Device {paired.sid} added.\nToken (shown once): {paired.token}\n"
-        f"Run: simgate agent --server <URL> --token <TOKEN> --driver simulator",
-    )
+    pairing = pairing_string(settings.public_base_url, paired.token)
+    if as_json:
+        _emit(True, {"sid": paired.sid, "token": paired.token, "pairing": pairing}, "")
+        return
+    typer.echo(f"Device {paired.sid} added.\nToken (shown once): {paired.token}")
+    typer.echo(f"Pairing string (secret, like the token): {pairing}")
+    if show_qr:
+        import segno
+
+        buffer = io.StringIO()
+        segno.make(pairing, error="m").terminal(out=buffer, compact=True)
+        typer.echo(buffer.getvalue())
+    typer.echo(f"On the phone: simgate agent --pair '{pairing}' --driver termux")
 
 
 @device_app.command("update")

@@ -22,7 +22,7 @@ from simgate.agent.drivers import DRIVER_NAMES, Driver
 from simgate.agent.drivers.simulator import SimulatorDriver
 from simgate.agent.outbox import AgentStateError
 from simgate.agent.runner import AgentAuthError, AgentConfig, AgentRunner, RedactSecret
-from simgate.protocol import device_ws_url
+from simgate.protocol import device_ws_url, read_pairing
 
 __all__ = ["DEFAULT_STATE_DIR", "EXIT_AUTH", "agent_command", "state_dir_for"]
 
@@ -158,11 +158,18 @@ def _print_connected(sid: str) -> None:
 
 def agent_command(
     *,
-    server: str = typer.Option(
-        ..., "--server", help="Base URL of the simgate server, e.g. https://sms.example.com."
+    server: str | None = typer.Option(
+        None, "--server", help="Base URL of the simgate server, e.g. https://sms.example.com."
     ),
-    token: str = typer.Option(
-        ...,
+    pair: str | None = typer.Option(
+        None,
+        "--pair",
+        envvar="SIMGATE_PAIRING",
+        show_default=False,
+        help="The pairing string `simgate device add` printed (server and token in one).",
+    ),
+    token: str | None = typer.Option(
+        None,
         "--token",
         envvar="SIMGATE_DEVICE_TOKEN",
         show_default=False,
@@ -239,11 +246,18 @@ def agent_command(
         raise typer.BadParameter(
             f"must be one of {', '.join(_LOG_LEVELS)}", param_hint="--log-level"
         )
+    if pair is not None:
+        try:
+            server, token = read_pairing(pair)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--pair") from None
+    if server is None:
+        raise typer.BadParameter("give --server and --token, or --pair", param_hint="--server")
     try:
         device_ws_url(server)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--server") from None
-    token = token.strip()
+    token = (token or "").strip()
     if not token:
         raise typer.BadParameter("the device token is empty", param_hint="--token")
     termux = _TermuxOptions(

@@ -56,6 +56,7 @@ from simgate.protocol._frames import (
     UnknownFrame,
     WelcomeFrame,
 )
+from simgate.protocol._pairing import PAIRING_SCHEME, pairing_string, read_pairing
 from simgate.protocol._stamps import format_phone_time, new_frame_id, now_ms
 from simgate.protocol._urls import device_ws_url
 
@@ -72,6 +73,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "MAX_MS",
     "MAX_TEXT",
+    "PAIRING_SCHEME",
     "PROTOCOL_VERSION",
     "AcceptedFrame",
     "AckFrame",
@@ -96,5 +98,7 @@ __all__ = [
     "format_phone_time",
     "new_frame_id",
     "now_ms",
+    "pairing_string",
     "parse_frame",
+    "read_pairing",
 ]

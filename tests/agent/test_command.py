@@ -14,6 +14,7 @@ import pytest
 
 from simgate.agent.command import EXIT_AUTH, state_dir_for
 from simgate.agent.outbox import STATE_FILE_NAME
+from simgate.protocol import pairing_string, read_pairing
 from tests.agent.scripted_server import SID, TOKEN, ScriptedServer, guid, read_lines, send_frame
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,6 +110,46 @@ class TestAgentCommand:
         assert TOKEN not in output  # not even in websockets' debug log of the handshake
         assert [line["guid"] for line in read_lines(outbox_file)] == [guid(1)]
         assert (state_dir_for(tmp_path / "state", TOKEN) / STATE_FILE_NAME).is_file()
+
+
+class TestPairing:
+    @pytest.mark.anyio
+    @pytest.mark.timeout(30)
+    async def test_the_pairing_string_alone_connects_the_agent(self, tmp_path: Path) -> None:
+        async with ScriptedServer() as server:
+            process = await start_agent(
+                "--state-dir",
+                str(tmp_path),
+                env=agent_env(SIMGATE_PAIRING=pairing_string(server.url, TOKEN)),
+            )
+            assert process.stderr is not None
+            lines: list[str] = []
+            async with asyncio.timeout(15):
+                while not any(line.startswith("connected as") for line in lines):
+                    raw = await process.stderr.readline()
+                    assert raw, f"agent exited early: {''.join(lines)}"
+                    lines.append(raw.decode())
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.communicate(), 15)
+        assert f"connected as {SID}\n" in lines
+        assert process.returncode == 0
+
+    @pytest.mark.anyio
+    @pytest.mark.timeout(30)
+    async def test_a_bad_pairing_string_is_a_usage_error_naming_it(self, tmp_path: Path) -> None:
+        process = await start_agent(
+            "--pair", "https://example.com/?token=x", "--state-dir", str(tmp_path), env=agent_env()
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 20)
+        assert process.returncode == 2
+        assert "--pair" in stderr.decode()
+
+    def test_the_string_carries_server_and_token_and_refuses_half_of_it(self) -> None:
+        text = pairing_string("https://sms.example.com/base", "sgd_a+b/c")
+        assert read_pairing(text) == ("https://sms.example.com/base", "sgd_a+b/c")
+        for bad in ("simgate-pair:?server=https://x.example", "simgate-pair:?token=t", "x:y"):
+            with pytest.raises(ValueError, match="pairing string"):
+                read_pairing(bad)
 
 
 def test_each_token_gets_its_own_state_folder(tmp_path: Path) -> None:

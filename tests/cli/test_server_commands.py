@@ -110,7 +110,8 @@ class TestAccountsAndDevices:
         )
         assert result.returncode == 0, result.stderr
         data = json.loads(result.stdout)
-        assert set(data) == {"sid", "token"}
+        assert set(data) == {"sid", "token", "pairing"}
+        assert data["pairing"].startswith("simgate-pair:?server=")
 
     def test_device_add_for_an_unknown_account_fails_with_a_message(
         self, env: dict[str, str]
