@@ -48,8 +48,10 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".tmp", dir=path.parent)
+def atomic_write(path: Path, data: bytes, *, prefix: str = _TEMP_PREFIX) -> None:
+    """Replace ``path`` with ``data`` through a temporary file (``prefix``…``.tmp`` beside it),
+    so that a crash or a power cut leaves the old version or the new one, never half of one."""
+    fd, temp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -131,5 +133,5 @@ class StateFile:
         with self._write_lock:
             if generation <= self._written_generation:
                 return
-            _atomic_write(self.path, data)
+            atomic_write(self.path, data)
             self._written_generation = generation

@@ -31,7 +31,6 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from simgate.agent.drivers.base import (
     RadioOutcome,
     StatusUpdate,
 )
+from simgate.agent.statefile import atomic_write
 from simgate.protocol import now_ms
 
 __all__ = ["ANDROID_SEND_LIMIT", "STATE_FILE_NAME", "TermuxDriver", "TermuxError", "detect_sims"]
@@ -264,7 +264,7 @@ class TermuxDriver(Driver):
         async with self._save_lock:
             document = {"format": _FORMAT, "version": 1, **self._cursors, "own_sends": self._own}
             data = json.dumps(document, separators=(",", ":")).encode()
-            await asyncio.to_thread(_atomic_write, self.state_file, data)
+            await asyncio.to_thread(atomic_write, self.state_file, data, prefix=".termux-")
 
     def _load(self) -> None:
         """Read the cursors once (start() does; events() and send() make sure, since a save
@@ -455,18 +455,3 @@ class TermuxDriver(Driver):
                 self._own.remove(entry)
                 return True
         return False
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` through a temporary file, so a crash leaves one version."""
-    fd, temp = tempfile.mkstemp(prefix=".termux-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
