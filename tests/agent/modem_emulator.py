@@ -48,6 +48,8 @@ class ModemEmulator:
         self.urc_during_next: str | None = None
         """A line slipped into the answer of the next command (before its final ``OK``)."""
         self.silent = False
+        self.send_delay = 0.0
+        """Seconds the network takes to accept a message (the ``+CMGS`` answer comes late)."""
         self._pdu_length: int | None = None
         self._buffer = b""
         self._lock = threading.RLock()
@@ -81,7 +83,8 @@ class ModemEmulator:
                 self._write(f"\r\n{line}\r\n")
 
     def close(self) -> None:
-        self._running = False
+        with self._lock:
+            self._running = False
         self._thread.join(5)
         os.close(self._master)
         os.close(self._slave)
@@ -192,4 +195,12 @@ class ModemEmulator:
         self.sent.append(submit)
         self.sent_pdus.append(pdu_hex)
         self._mr = (self._mr + 1) % 256
+        if self.send_delay:
+            threading.Timer(self.send_delay, self._late_final, [f"+CMGS: {self._mr}"]).start()
+            return None
         return self._final(f"+CMGS: {self._mr}")
+
+    def _late_final(self, line: str) -> None:
+        with self._lock:
+            if self._running:
+                self._final(line)

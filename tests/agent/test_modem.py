@@ -143,6 +143,19 @@ class TestDialogue:
         await events.aclose()
 
     @pytest.mark.anyio
+    async def test_the_late_answer_of_a_cancelled_send_is_not_taken_for_the_next_ones(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        modem.send_delay = 0.5
+        first = asyncio.create_task(driver.send(outgoing("cancelled while sending")))
+        await until(lambda: modem.sent)
+        await cancelled(first)
+        await until(lambda: driver.opened == 2)  # reopened: what was unread is flushed
+        modem.send_delay = 0.0
+        assert (await driver.send(outgoing("next"))).ok
+        assert [s.text for s in modem.sent] == ["cancelled while sending", "next"]
+
+    @pytest.mark.anyio
     async def test_sends_go_one_at_a_time_each_with_its_own_reference(
         self, modem: ModemEmulator, driver: ModemDriver
     ) -> None:

@@ -156,6 +156,13 @@ class _AtChannel:
                 await pending.done
         except TimeoutError:
             raise _Unavailable(f"no answer to {command}", data_sent=pending.data_sent) from None
+        except _Unavailable as exc:
+            raise _Unavailable(str(exc), data_sent=pending.data_sent) from None
+        except asyncio.CancelledError:
+            # Its answer may still come and be taken for the next command's: start afresh.
+            self.closed = True
+            self._on_closed()
+            raise
         finally:
             self._pending = None
         if pending.error is not None:
