@@ -406,6 +406,7 @@ async def live(url: str, api_key: str, count: int, rate: float, radio: Radio) ->
     latencies = [radio.arrivals[guid] - started for guid, started in starts.items()]
     return {
         "messages": count,
+        "repeated_send_frames_so_far": radio.repeats,
         "offered_rate_per_s": rate,
         "achieved_rate_per_s": round(count / offered, 1),
         "sendsms_response": summary(answers),
