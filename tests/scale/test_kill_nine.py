@@ -32,8 +32,8 @@ from typing import IO, Any
 import httpx
 import pytest
 
-# A backstop only: each wait below has its own deadline and message. About 25 s per engine
-# on an idle 2-core machine; several times that while other test suites share it.
+# A backstop only: each wait below has its own deadline and message. About 30 s per engine
+# on the 2-core machine with other suites running beside it; up to twice that when they are heavy.
 pytestmark = pytest.mark.timeout(180)
 
 PHONES = 3
