@@ -16,9 +16,10 @@ from collections.abc import Callable
 from websockets.exceptions import ConnectionClosed
 
 from simgate.agent.connection import Connection
-from simgate.agent.drivers.base import Driver, DriverEvent, InboundSms, StatusUpdate
+from simgate.agent.drivers.base import DeliveryReport, Driver, DriverEvent, InboundSms, StatusUpdate
 from simgate.agent.outbox import AckedFrame, Outbox
 from simgate.protocol import (
+    DeliveredFrame,
     MobileSentFrame,
     ReceivedFrame,
     StatusFrame,
@@ -106,7 +107,9 @@ class EventPump:
                     )
             return
         frame: AckedFrame
-        if isinstance(event, InboundSms):
+        if isinstance(event, DeliveryReport):
+            frame = DeliveredFrame(id=new_frame_id(), guid=event.guid, at=event.at_ms)
+        elif isinstance(event, InboundSms):
             frame = ReceivedFrame(
                 id=new_frame_id(),
                 number=event.number,

@@ -26,6 +26,7 @@ from typing import Any, TypeAlias
 from simgate.agent.ledger import Ledger, MessageRecord
 from simgate.agent.statefile import STATE_FILE_NAME, AgentStateError, StateFile
 from simgate.protocol import (
+    DeliveredFrame,
     FailedFrame,
     MobileSentFrame,
     ProtocolError,
@@ -53,7 +54,7 @@ UNKNOWN_OUTCOME_ERROR = (
     "so it may or may not have been sent"
 )
 
-AckedFrame: TypeAlias = SentFrame | FailedFrame | ReceivedFrame | MobileSentFrame
+AckedFrame: TypeAlias = SentFrame | FailedFrame | DeliveredFrame | ReceivedFrame | MobileSentFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +132,10 @@ class Outbox:
             pending: list[PendingFrame] = []
             for entry in data["pending"]:
                 frame = parse_frame(entry["frame"])
-                if not isinstance(frame, SentFrame | FailedFrame | ReceivedFrame | MobileSentFrame):
+                if not isinstance(
+                    frame,
+                    SentFrame | FailedFrame | DeliveredFrame | ReceivedFrame | MobileSentFrame,
+                ):
                     raise ValueError(f"unexpected pending frame {entry['frame']!r}")
                 seq = entry["seq"]
                 if not isinstance(seq, int):

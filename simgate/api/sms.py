@@ -16,7 +16,7 @@ from simgate.api import bodies
 from simgate.api.jsonresponse import JsonResponse
 from simgate.api.params import Params
 from simgate.api.routing import Doc, compat_route, json, start
-from simgate.domain import expiry, guids
+from simgate.domain import expiry, guids, timefmt
 from simgate.domain.channels import Channel
 from simgate.domain.errors import invalid, missing
 from simgate.services import idempotency, messages
@@ -214,11 +214,16 @@ def log_query(params: Params) -> LogQuery:
 
 
 def logged_sms(message: SentMessage, zone: ZoneInfo) -> dict[str, Any]:
-    """A sent-log entry: the common shape plus the clicks on its short links."""
+    """A sent-log entry: the common shape plus the clicks on its short links and, when the
+    phone saw the operator's delivery report, when the recipient's phone got it. The status
+    stays ``sent`` (clients wait for that word); ``delivered`` says more."""
+    delivered = message.delivered_ms
     return {
         **bodies.sent_sms(message, zone),
         "shorturl_clicks": message.shorturl_clicks or 0,
         "encrypted": "1" if message.encrypted else "0",
+        "delivered": "0" if delivered is None else "1",
+        "delivered_timestamp": None if delivered is None else timefmt.unix_seconds(delivered),
     }
 
 

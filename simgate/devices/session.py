@@ -35,6 +35,7 @@ from simgate.protocol import (
     PROTOCOL_VERSION,
     AcceptedFrame,
     AckFrame,
+    DeliveredFrame,
     ErrorFrame,
     FailedFrame,
     Frame,
@@ -352,6 +353,9 @@ class DeviceSession:
             case FailedFrame(id=frame_id, guid=guid, error=error, operator=operator):
                 await delivery.report_failed(self._ctx, self.device, guid, error, operator=operator)
                 await self._settled(guid, frame_id)
+            case DeliveredFrame(id=frame_id, guid=guid, at=at):
+                await delivery.report_delivered(self._ctx, self.device, guid, at)
+                await self._send(AckFrame(id=frame_id))
             case ReceivedFrame():
                 await inbox_service.record_received(
                     self._ctx,

@@ -42,6 +42,7 @@ from simgate.protocol._fields import MAX_FRAME_BYTES, MAX_ID_LENGTH, MAX_MS, MAX
 from simgate.protocol._frames import (
     AcceptedFrame,
     AckFrame,
+    DeliveredFrame,
     ErrorFrame,
     FailedFrame,
     Frame,
@@ -78,6 +79,7 @@ __all__ = [
     "AcceptedFrame",
     "AckFrame",
     "Channel",
+    "DeliveredFrame",
     "ErrorFrame",
     "FailedFrame",
     "Frame",

@@ -11,6 +11,7 @@ from simgate.protocol._fields import MAX_FRAME_BYTES, MAX_ID_LENGTH
 from simgate.protocol._frames import (
     AcceptedFrame,
     AckFrame,
+    DeliveredFrame,
     ErrorFrame,
     FailedFrame,
     Frame,
@@ -35,6 +36,7 @@ _PARSERS: Final[dict[str, Callable[[Mapping[str, Any]], Frame]]] = {
         AcceptedFrame,
         SentFrame,
         FailedFrame,
+        DeliveredFrame,
         ReceivedFrame,
         MobileSentFrame,
         AckFrame,

@@ -33,5 +33,7 @@ CLOSE_HEARTBEAT_TIMEOUT: Final = 4408
 """Close code the agent uses when the server has been silent for too long (then it reconnects)."""
 
 
-ACKED_TYPES: Final[frozenset[str]] = frozenset({"sent", "failed", "received", "mobile_sent"})
+ACKED_TYPES: Final[frozenset[str]] = frozenset(
+    {"sent", "failed", "delivered", "received", "mobile_sent"}
+)
 """Device frames that change server state: they carry an ``id`` and the server answers ``ack``."""

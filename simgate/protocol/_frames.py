@@ -199,6 +199,26 @@ class FailedFrame(_Frame):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveredFrame(_Frame):
+    """Device → server: the operator's delivery report says the recipient's phone got a sent
+    message, at ``at``. Acked by ``id``; only drivers that see delivery reports send it."""
+
+    TYPE: ClassVar[str] = "delivered"
+    id: str
+    guid: str
+    at: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        t = cls.TYPE
+        return cls(
+            id=read_ident(data, t, "id"),
+            guid=read_ident(data, t, "guid"),
+            at=read_ms(data, t, "at"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReceivedFrame(_Frame):
     """Device → server: an SMS arrived on the phone. ``at`` is when the phone received it.
 
@@ -329,6 +349,7 @@ Frame: TypeAlias = (
     | AcceptedFrame
     | SentFrame
     | FailedFrame
+    | DeliveredFrame
     | ReceivedFrame
     | MobileSentFrame
     | AckFrame

@@ -177,6 +177,19 @@ async def report_failed(
     return Report.FAILED
 
 
+async def report_delivered(ctx: Context, device: Device, guid: str, at_ms: int) -> bool:
+    """The operator's delivery report for ``guid``: the recipient's phone got it at ``at_ms``.
+
+    Only for a message this device holds or sent; a repeat or a stranger's report changes
+    nothing (and is acked all the same, so the device drops it).
+    """
+    async with ctx.db.begin() as conn:
+        stored = await message_store.mark_delivered(conn, device.account_id, device.id, guid, at_ms)
+    if not stored:
+        log.info("delivery_report_ignored", guid=guid, device_sid=device.sid)
+    return stored
+
+
 def _not_held(device: Device, guid: str, kind: str, current: RowMapping | None) -> None:
     state = None if current is None else current["state"]
     log.warning(

@@ -116,6 +116,7 @@ class SentMessage:
     retries: int
     encrypted: bool
     shorturl_clicks: int | None = None
+    delivered_ms: int | None = None
 
 
 def _sent_message(row: RowMapping) -> SentMessage:
@@ -139,6 +140,7 @@ def _sent_message(row: RowMapping) -> SentMessage:
         retries=int(row["retries"]),
         encrypted=bool(row["encrypted"]),
         shorturl_clicks=None if clicks is None else int(clicks),
+        delivered_ms=row.get("delivered_ms"),
     )
 
 

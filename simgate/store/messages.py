@@ -274,6 +274,29 @@ async def extend_leases(conn: AsyncConnection, device_id: int, *, lease_until_ms
     return int(result.rowcount)
 
 
+async def mark_delivered(
+    conn: AsyncConnection, account_id: int, device_id: int, guid: str, at_ms: int
+) -> bool:
+    """Record the delivery report of a message this device holds or sent; False otherwise.
+
+    Not a state change: a delivered message stays ``sent``. A report that overtakes the
+    device's own ``sent`` report (both travel separately) is kept all the same. The first
+    report wins.
+    """
+    result = await conn.execute(
+        update(messages)
+        .where(
+            messages.c.account_id == account_id,
+            messages.c.guid == guid,
+            messages.c.device_id == device_id,
+            messages.c.state.in_((DISPATCHED, MessageState.SENT.value)),
+            messages.c.delivered_ms.is_(None),
+        )
+        .values(delivered_ms=at_ms)
+    )
+    return bool(result.rowcount)
+
+
 async def requeue_held(
     conn: AsyncConnection, account_id: int, device_id: int, guids: Collection[str], now_ms: int
 ) -> int:

@@ -113,6 +113,8 @@ messages = Table(
     Column("updated_ms", BigInteger, nullable=False),
     Column("dispatched_ms", BigInteger, nullable=True),
     Column("sent_ms", BigInteger, nullable=True),
+    # When the recipient's phone got it, from the operator's delivery report (a sent message).
+    Column("delivered_ms", BigInteger, nullable=True),
     Column("error_api", Text, nullable=False, default=""),
     Column("error_mobile", Text, nullable=False, default=""),
     Column("retries", Integer, nullable=False, default=0),
@@ -126,6 +128,8 @@ messages = Table(
     Index("ix_messages_device_state", "device_id", "state"),
     Index("ix_messages_expiry", "state", "expires_ms"),
     Index("ix_messages_device_dispatched", "device_id", "dispatched_ms"),
+    # The dispatcher walks an account's queue in id order: no sort of the whole queue.
+    Index("ix_messages_queue", "account_id", "state", "id"),
 )
 
 inbox = Table(

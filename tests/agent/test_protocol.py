@@ -167,4 +167,4 @@ def test_helpers_give_what_the_frames_need() -> None:
     assert protocol.now_ms() > 1_700_000_000_000
     formatted = protocol.format_phone_time(1_700_000_000_000)
     assert len(formatted) == len("2023-11-14 22:13:20")
-    assert {"sent", "failed", "received", "mobile_sent"} == protocol.ACKED_TYPES
+    assert {"sent", "failed", "delivered", "received", "mobile_sent"} == protocol.ACKED_TYPES

@@ -6,6 +6,7 @@ needed only on the machines that use it.
 """
 
 from simgate.agent.drivers.base import (
+    DeliveryReport,
     Driver,
     DriverEvent,
     InboundSms,
@@ -17,6 +18,7 @@ from simgate.agent.drivers.base import (
 
 __all__ = [
     "DRIVER_NAMES",
+    "DeliveryReport",
     "Driver",
     "DriverEvent",
     "InboundSms",

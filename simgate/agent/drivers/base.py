@@ -17,6 +17,7 @@ from typing import ClassVar, TypeAlias
 from simgate.protocol import Channel
 
 __all__ = [
+    "DeliveryReport",
     "Driver",
     "DriverEvent",
     "InboundSms",
@@ -89,6 +90,14 @@ class OwnerSentSms:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """The operator reported that the recipient's phone got message ``guid`` at ``at_ms``."""
+
+    guid: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class StatusUpdate:
     """Battery level (0-100), signal strength (0-4) and whether the phone is on a charger;
     None where the driver cannot tell."""
@@ -98,7 +107,7 @@ class StatusUpdate:
     charging: bool | None = None
 
 
-DriverEvent: TypeAlias = InboundSms | OwnerSentSms | StatusUpdate
+DriverEvent: TypeAlias = InboundSms | OwnerSentSms | DeliveryReport | StatusUpdate
 
 
 class Driver(abc.ABC):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from simgate.agent.drivers.base import (
+    DeliveryReport,
     Driver,
     DriverEvent,
     InboundSms,
@@ -33,6 +34,8 @@ from simgate.protocol import now_ms
 __all__ = ["SIMULATED_OPERATOR_ERROR", "SimulatorDriver"]
 
 SIMULATED_OPERATOR_ERROR = "simulated operator error"
+DELIVERY_REPORT_DELAY = 0.1
+"""Seconds between a simulated send and its delivery report."""
 
 _INBOUND_NUMBER_PREFIX = "+15550100"
 _KEEP_TRANSMITTED = 10_000
@@ -69,6 +72,7 @@ class SimulatorDriver(Driver):
         capabilities: Sequence[str] = ("sms",),
         battery: int | None = 100,
         signal: int | None = 4,
+        delivery_reports: bool = False,
     ) -> None:
         if delay < 0:
             raise ValueError("delay must be >= 0")
@@ -81,6 +85,7 @@ class SimulatorDriver(Driver):
         self.failure_rate = failure_rate
         self.outbox_file = outbox_file
         self.inject_inbound = inject_inbound
+        self.delivery_reports = delivery_reports
         # Not a security context: the draws only need to be repeatable for a given seed.
         self._rng = random.Random(seed)  # noqa: S311
         self._status = StatusUpdate(battery=battery, signal=signal)
@@ -119,6 +124,13 @@ class SimulatorDriver(Driver):
         sim = message.sim if message.sim is not None else (self.sims[0] if self.sims else None)
         at = now_ms()
         self._record(message, sim, at)
+        if self.delivery_reports:
+            # The network's delivery report comes a moment after the send, as on a real phone.
+            asyncio.get_running_loop().call_later(
+                DELIVERY_REPORT_DELAY,
+                self._events.put_nowait,
+                DeliveryReport(guid=message.guid, at_ms=at + int(DELIVERY_REPORT_DELAY * 1000)),
+            )
         return RadioOutcome.success(sim, at_ms=at)
 
     def _record(self, message: OutgoingSms, sim: int | None, at: int) -> None:
