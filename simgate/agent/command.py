@@ -64,6 +64,7 @@ def _build_driver(
     seed: int | None,
     outbox_file: Path | None,
     inject_inbound: int,
+    delivery_reports: bool,
     state_dir: Path,
     termux: _TermuxOptions,
     serial_port: str | None,
@@ -77,6 +78,7 @@ def _build_driver(
             seed=seed,
             outbox_file=outbox_file,
             inject_inbound=inject_inbound,
+            delivery_reports=delivery_reports,
         )
     if name == "termux":
         # Imported only when chosen, like every driver but the simulator.
@@ -200,6 +202,9 @@ def agent_command(
     inject_inbound: int = typer.Option(
         0, "--inject-inbound", min=0, help="Simulator: receive this many SMS once connected."
     ),
+    delivery_reports: bool = typer.Option(
+        False, "--delivery-reports", help="Simulator: report each sent SMS as delivered."
+    ),
     sims: str | None = typer.Option(
         None,
         "--sims",
@@ -279,6 +284,7 @@ def agent_command(
             seed=seed,
             outbox_file=outbox_file,
             inject_inbound=inject_inbound,
+            delivery_reports=delivery_reports,
             state_dir=token_dir,
             termux=termux,
             serial_port=serial_port,
