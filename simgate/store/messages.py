@@ -140,7 +140,10 @@ async def due_candidates(
         .where(
             messages.c.account_id == account_id,
             messages.c.state == QUEUED,
-            messages.c.not_before_ms <= now_ms,
+            # "+ 0" keeps the planner off the not_before index: it then walks the account's
+            # queue in id order (ix_messages_queue) and stops at ``limit``, instead of reading
+            # and sorting the whole queue every round (SQLite has no statistics to know).
+            messages.c.not_before_ms + 0 <= now_ms,
             or_(
                 messages.c.requested_sid.is_(None),
                 messages.c.requested_sid.in_(sorted(sids)),
