@@ -14,6 +14,7 @@ from simgate.api import sms as sms_api
 from simgate.config import Settings
 from simgate.context import Context
 from simgate.devices.endpoint import device_route
+from simgate.devices.longpoll import longpoll_routes
 from simgate.dispatch.dispatcher import Dispatcher
 from simgate.dispatch.scheduler import Scheduler
 from simgate.store.database import Database
@@ -29,6 +30,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     ctx = Context(settings=settings, db=Database(settings.database_url))
     dispatcher = Dispatcher(ctx)
     scheduler = Scheduler(ctx)
+    poll_hub, poll_routes = longpoll_routes(ctx, dispatcher)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +41,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
             yield
         finally:
             await scheduler.close()
+            await poll_hub.close()
             await dispatcher.close()
             await ctx.db.dispose()
 
@@ -62,4 +65,5 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     ):
         app.include_router(router)
     app.router.routes.append(device_route(ctx, dispatcher))
+    app.router.routes.extend(poll_routes)
     return app

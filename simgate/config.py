@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     device_online_seconds: int = Field(default=60, ge=5)
     # Seconds between the server's pings to a connected device.
     heartbeat_seconds: int = Field(default=25, ge=1)
+    # A device on the HTTP long-poll fallback that has not polled for this many seconds is
+    # treated as gone, as a dropped WebSocket (its messages keep their leases).
+    poll_idle_seconds: float = Field(default=60.0, ge=0.5, le=3600)
     # A message handed to a device and not confirmed within this many seconds goes back to the
     # queue so another eligible device (or the same one, reconnected) can take it.
     lease_seconds: int = Field(default=600, ge=5)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import typer
 
+from simgate.agent.config import TRANSPORTS
 from simgate.agent.drivers import DRIVER_NAMES, Driver
 from simgate.agent.drivers.simulator import SimulatorDriver
 from simgate.agent.outbox import AgentStateError
@@ -244,12 +245,24 @@ def agent_command(
     log_level: str = typer.Option(
         "info", "--log-level", help=f"One of {', '.join(_LOG_LEVELS)}.", case_sensitive=False
     ),
+    transport: str = typer.Option(
+        "auto",
+        "--transport",
+        help="websocket, longpoll (HTTP, for networks whose proxies break WebSockets) or auto "
+        "(the WebSocket, and long-poll when the upgrade is refused).",
+        case_sensitive=False,
+    ),
 ) -> None:
     """Connect this phone, modem or simulator to a simgate server and relay its SMS."""
     level = log_level.lower()
     if level not in _LOG_LEVELS:
         raise typer.BadParameter(
             f"must be one of {', '.join(_LOG_LEVELS)}", param_hint="--log-level"
+        )
+    transport = transport.lower()
+    if transport not in TRANSPORTS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(TRANSPORTS)}", param_hint="--transport"
         )
     if pair is not None:
         try:
@@ -291,6 +304,7 @@ def agent_command(
             baud=baud,
             pin=pin,
         ),
+        transport=transport,
         on_connected=_print_connected,
     )
     try:

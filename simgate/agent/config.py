@@ -13,7 +13,9 @@ from pathlib import Path
 from simgate import __version__
 from simgate.agent.drivers.base import Driver
 
-__all__ = ["AgentConfig", "ReconnectPolicy"]
+__all__ = ["TRANSPORTS", "AgentConfig", "ReconnectPolicy"]
+
+TRANSPORTS = ("auto", "websocket", "longpoll")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +54,6 @@ class AgentConfig:
     keepalive_interval: float = 20.0
     stop_grace: float = 5.0
     on_connected: Callable[[str], None] | None = None
+    transport: str = "auto"
+    """``websocket``, ``longpoll`` (the HTTP fallback), or ``auto``: the WebSocket, and
+    long-poll when a proxy refuses the upgrade (tried again at every reconnection)."""

@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeAlias
-
-from websockets.asyncio.client import ClientConnection
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol, TypeAlias
 
 from simgate.agent.outbox import Outbox
 from simgate.protocol import (
@@ -37,7 +35,7 @@ from simgate.protocol import (
     encode_frame,
 )
 
-__all__ = ["Connection", "SendHandler", "await_welcome"]
+__all__ = ["Connection", "SendHandler", "Transport", "await_welcome"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,21 @@ SendHandler: TypeAlias = Callable[["Connection", SendFrame], Awaitable[None]]
 """What the reader calls with each ``send`` frame (the runner's send path)."""
 
 
-async def await_welcome(ws: ClientConnection) -> WelcomeFrame:
+class Transport(Protocol):
+    """What a connection uses of its transport: a websockets ``ClientConnection``, or the
+    HTTP long-poll fallback (:class:`~simgate.agent.longpoll.LongPollTransport`). Both raise
+    ``websockets.exceptions.ConnectionClosed`` once the connection is over."""
+
+    async def send(self, message: str, /) -> None: ...
+
+    async def recv(self) -> str | bytes: ...
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+async def await_welcome(ws: Transport) -> WelcomeFrame:
     """The server's ``welcome`` after our ``hello`` (the caller bounds the wait).
 
     Pings are answered meanwhile; anything else before ``welcome`` is logged and ignored.
@@ -68,10 +80,11 @@ async def await_welcome(ws: ClientConnection) -> WelcomeFrame:
 
 
 class Connection:
-    """One live, welcomed WebSocket: what has been sent on it and when the server last spoke."""
+    """One live, welcomed WebSocket (or long-poll session): what has been sent on it and when
+    the server last spoke."""
 
     def __init__(
-        self, ws: ClientConnection, heartbeat: int, *, outbox: Outbox, on_send: SendHandler
+        self, ws: Transport, heartbeat: int, *, outbox: Outbox, on_send: SendHandler
     ) -> None:
         self.ws = ws
         self.heartbeat = heartbeat

@@ -28,11 +28,18 @@ import time
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    WebSocketException,
+)
+from websockets.frames import Close
 
 from simgate.agent.config import AgentConfig, ReconnectPolicy
-from simgate.agent.connection import Connection, await_welcome
+from simgate.agent.connection import Connection, Transport, await_welcome
 from simgate.agent.events import EventPump
+from simgate.agent.longpoll import LongPollTransport
 from simgate.agent.outbox import Outbox
 from simgate.agent.transmitter import Transmitter
 from simgate.protocol import (
@@ -254,30 +261,14 @@ class AgentRunner:
         backoff = _Backoff(self._config.reconnect)
         while True:
             opened_at: float | None = None
-            try:
-                ws = await connect(
-                    self._url,
-                    additional_headers={"Authorization": f"Bearer {self._config.token}"},
-                    user_agent_header=f"simgate-agent/{self._config.version}",
-                    open_timeout=self._config.open_timeout,
-                    ping_interval=self._config.keepalive_interval,
-                    ping_timeout=self._config.keepalive_interval,
-                    close_timeout=5.0,
-                    max_size=MAX_FRAME_BYTES,
-                    logger=self._ws_logger,
-                )
-            except InvalidStatus as exc:
-                status = exc.response.status_code
-                if status in (_HTTP_UNAUTHORIZED, _HTTP_FORBIDDEN):
-                    raise AgentAuthError(
-                        f"the server refused the device token (HTTP {status})"
-                    ) from exc
-                log.warning("the server refused the connection: HTTP %d", status)
-            except (OSError, TimeoutError, WebSocketException) as exc:
-                log.warning("cannot connect to %s: %s", self._url, exc)
+            transport: Transport | None = None
+            if self._config.transport == "longpoll":
+                transport = self._long_poll()
             else:
+                transport = await self._websocket()
+            if transport is not None:
                 opened_at = time.monotonic()
-                await self._run_connection(ws)
+                await self._run_connection(transport)
             if opened_at is not None and time.monotonic() - opened_at > (
                 self._config.reconnect.reset_after
             ):
@@ -286,7 +277,48 @@ class AgentRunner:
             log.info("reconnecting in %.1f s", delay)
             await asyncio.sleep(delay)
 
-    async def _run_connection(self, ws: ClientConnection) -> None:
+    async def _websocket(self) -> Transport | None:
+        """A new WebSocket; with ``auto``, a long-poll session when a proxy refuses the upgrade
+        (an HTTP status other than 401/403, or an answer that is no WebSocket handshake)."""
+        fallback = self._config.transport == "auto"
+        try:
+            return await connect(
+                self._url,
+                additional_headers={"Authorization": f"Bearer {self._config.token}"},
+                user_agent_header=f"simgate-agent/{self._config.version}",
+                open_timeout=self._config.open_timeout,
+                ping_interval=self._config.keepalive_interval,
+                ping_timeout=self._config.keepalive_interval,
+                close_timeout=5.0,
+                max_size=MAX_FRAME_BYTES,
+                logger=self._ws_logger,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (_HTTP_UNAUTHORIZED, _HTTP_FORBIDDEN):
+                raise AgentAuthError(
+                    f"the server refused the device token (HTTP {status})"
+                ) from exc
+            log.warning("the server refused the connection: HTTP %d", status)
+        except InvalidHandshake as exc:
+            log.warning("the WebSocket handshake with %s failed: %s", self._url, exc)
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            log.warning("cannot connect to %s: %s", self._url, exc)
+            return None
+        if not fallback:
+            return None
+        log.info("falling back to HTTP long-poll")
+        return self._long_poll()
+
+    def _long_poll(self) -> LongPollTransport:
+        return LongPollTransport(
+            self._config.server,
+            self._config.token,
+            user_agent=f"simgate-agent/{self._config.version}",
+            request_timeout=self._config.open_timeout,
+        )
+
+    async def _run_connection(self, ws: Transport) -> None:
         try:
             await self._session(ws)
         except ConnectionClosed:
@@ -299,7 +331,7 @@ class AgentRunner:
             self._conn = None
             self._connected.clear()
             await ws.close()
-        received = ws.protocol.close_rcvd
+        received = ws.close_rcvd if isinstance(ws, LongPollTransport) else _ws_close(ws)
         if received is not None and received.code == CLOSE_INVALID_TOKEN:
             reason = received.reason or CLOSE_INVALID_TOKEN_REASON
             raise AgentAuthError(
@@ -310,7 +342,7 @@ class AgentRunner:
         else:
             log.info("disconnected")
 
-    async def _session(self, ws: ClientConnection) -> None:
+    async def _session(self, ws: Transport) -> None:
         status = await self._events.read_status()
         limit = self._driver.send_limit
         hello = HelloFrame(
@@ -343,3 +375,8 @@ class AgentRunner:
         except Exception:
             log.exception("the %s driver failed in on_connected", self._driver.name)
         await conn.serve()
+
+
+def _ws_close(ws: Transport) -> Close | None:
+    """The close frame the server sent on a WebSocket, if any."""
+    return ws.protocol.close_rcvd if isinstance(ws, ClientConnection) else None
