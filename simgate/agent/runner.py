@@ -12,6 +12,9 @@ Responsibilities, each chosen so that a driver never has to think about the netw
 * keep every state-changing frame in the durable :class:`~simgate.agent.outbox.Outbox` until the
   server acks it, resending in the original order after each reconnect and each restart.
 
+Where a proxy refuses the WebSocket upgrade, the same conversation runs over HTTP long-poll
+(:mod:`~simgate.agent.longpoll`, ``transport="auto"`` or ``"longpoll"``).
+
 The runner owns the run's lifecycle (start, reconnect, stop) and wires up the parts that do the
 work: :mod:`~simgate.agent.connection` (one live WebSocket's reader, writer and watchdog),
 :mod:`~simgate.agent.transmitter` (the send path), :mod:`~simgate.agent.events` (what the driver

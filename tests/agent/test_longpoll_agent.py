@@ -3,6 +3,10 @@ or by ``auto`` when a proxy refuses the WebSocket upgrade; a message goes end to
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +17,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simgate.agent.longpoll import device_http_base
 from simgate.agent.runner import AgentAuthError, AgentConfig, AgentRunner
+from tests.agent.test_command import AGENT_CLI, REPO, agent_env
 from tests.conftest import eventually, make_settings
-from tests.support.devices import RunningAgent
+from tests.support.devices import RunningAgent, outbox_lines
 from tests.support.server import Account, LiveServer, PairedDevice
 
 pytestmark = pytest.mark.timeout(60)
@@ -170,3 +175,59 @@ def test_the_poll_endpoint_answers_plain_http(server: LiveServer, phone: PairedD
     """What the fallback rests on: the endpoints are ordinary HTTP, no upgrade involved."""
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {phone.token}"}) as c:
         assert c.get("/device/poll", params={"session": "nope"}).status_code == 404
+
+
+def test_a_stopping_agent_ends_its_long_poll_session_at_once(
+    server: LiveServer,
+    account: Account,
+    phone: PairedDevice,
+    agent_of: Callable[..., RunningAgent],
+) -> None:
+    """The agent's last report closes the session cleanly: the server stops handing it work
+    at once, instead of after the poll idle time (a message sent then stays queued)."""
+    agent = agent_of(server, phone.token, "longpoll")
+    agent.stop()
+    assert agent.error is None
+    guid = send_sms(server, account)
+    time.sleep(0.5)
+    assert status(server, account, guid) == "queued"
+
+
+class TestCommand:
+    def run(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", AGENT_CLI, *args],
+            cwd=REPO,
+            env=agent_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def test_an_unknown_transport_is_a_usage_error_naming_it(self, tmp_path: Path) -> None:
+        process = self.run(
+            "--server", "http://127.0.0.1:9", "--token", "t", "--transport", "pigeon",
+            "--state-dir", str(tmp_path),
+        )  # fmt: skip
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 2
+        assert "--transport" in stderr
+
+    def test_simgate_agent_transport_longpoll_relays_a_message(
+        self, server: LiveServer, account: Account, phone: PairedDevice, tmp_path: Path
+    ) -> None:
+        outbox = tmp_path / "transmitted.jsonl"
+        process = self.run(
+            "--server", server.url, "--token", phone.token, "--transport", "longpoll",
+            "--state-dir", str(tmp_path / "state"), "--outbox-file", str(outbox),
+        )  # fmt: skip
+        try:
+            guid = send_sms(server, account, "by the command")
+            eventually(lambda: status(server, account, guid) == "sent", timeout=20)
+            assert [line["guid"] for line in outbox_lines(outbox)] == [guid]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 0, stderr
+        assert f"connected as {phone.sid}" in stderr

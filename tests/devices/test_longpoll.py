@@ -185,6 +185,19 @@ class TestConversation:
             await device.report({"type": "ping"})
             assert await device.next("pong") == {"type": "pong"}
 
+    async def test_frames_that_are_not_objects_get_error_frames_and_never_a_500(
+        self, server: LiveServer, phone: PairedDevice
+    ) -> None:
+        async with polling(server, phone.token) as device:
+            weird: list[Any] = [None, 1, "hello", [], {"type": 5}, {"type": "x" * 300}]
+            for frame in weird:
+                response = await device.report(frame)
+                assert response.status_code == 200, response.text
+            for _ in weird[:-1]:  # an unknown type is ignored, as over a WebSocket
+                assert (await device.next("error"))["code"] in ("invalid_frame", "invalid_json")
+            await device.report({"type": "ping"})
+            assert await device.next("pong") == {"type": "pong"}
+
     async def test_a_first_frame_that_is_not_hello_closes_the_session_with_4400(
         self, server: LiveServer, phone: PairedDevice
     ) -> None:
