@@ -25,6 +25,7 @@ import contextlib
 import json
 import math
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -82,8 +83,15 @@ class PollChannel:
     same cursor. Only the latest poll waits: a newer one releases the older (empty answer).
     """
 
-    def __init__(self, session_id: str, device_id: int, idle_seconds: float) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        device_id: int,
+        idle_seconds: float,
+        on_expired: Callable[[PollChannel], None] | None = None,
+    ) -> None:
         self.id = session_id
+        self._on_expired = on_expired
         self.device_id = device_id
         self._idle_seconds = idle_seconds
         self._inbound: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -194,6 +202,8 @@ class PollChannel:
         self._idle_timer = None
         self.expired = True
         self._end(CLOSE_VANISHED, "no poll from the device")
+        if self._on_expired is not None:
+            self._on_expired(self)
 
     def discard(self) -> None:
         self._disarm_idle_timer()
@@ -228,7 +238,10 @@ class PollHub:
         if len(opening) >= MAX_OPENING_PER_DEVICE:
             return None
         channel = PollChannel(
-            secrets.token_hex(_SESSION_ID_BYTES), device.id, self._ctx.settings.poll_idle_seconds
+            secrets.token_hex(_SESSION_ID_BYTES),
+            device.id,
+            self._ctx.settings.poll_idle_seconds,
+            on_expired=self._expired,
         )
         self._channels[channel.id] = channel
         session = DeviceSession(self._ctx, self._dispatcher, channel, device)  # type: ignore[arg-type]
@@ -257,6 +270,12 @@ class PollHub:
         channel.discard()
         if self._channels.get(channel.id) is channel:
             del self._channels[channel.id]
+
+    def _expired(self, channel: PollChannel) -> None:
+        """Nobody polled ``channel`` for the idle time: forget it once its session has ended
+        (a session still running forgets it on its way out)."""
+        if channel.task is None or channel.task.done():
+            self._forget(channel)
 
     def sweep(self) -> None:
         """Forget the channels whose idle timer ran out and whose session has ended."""
