@@ -258,8 +258,10 @@ class Dispatcher:
                 )
                 if batch:
                     claimed.append((carrier, batch))
-        if not claimed:
+        if sum(len(batch) for _carrier, batch in claimed) < len(candidates):
+            # Some waiting work may be for a paced device: look again when its slot opens.
             self._wake_at(account_id, waits)
+        if not claimed:
             return False
         # The scheduler must wake when these leases end, not at its next safety tick.
         self._ctx.bus.publish(bus.DEADLINE, str(lease_until))
