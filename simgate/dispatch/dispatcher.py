@@ -258,19 +258,31 @@ class Dispatcher:
                 )
                 if batch:
                     claimed.append((carrier, batch))
+        for carrier, batch in claimed:
+            self._pacers[carrier.device_id].record(now, len(batch))
         if sum(len(batch) for _carrier, batch in claimed) < len(candidates):
-            # Some waiting work may be for a paced device: look again when its slot opens.
-            self._wake_at(account_id, waits)
+            # Work is left that may be for a paced device: look again when a slot opens.
+            self._wake_at(account_id, self._next_slots(carriers, now))
         if not claimed:
             return False
         # The scheduler must wake when these leases end, not at its next safety tick.
         self._ctx.bus.publish(bus.DEADLINE, str(lease_until))
         for carrier, batch in claimed:
-            self._pacers[carrier.device_id].record(now, len(batch))
             await carrier.deliver(batch)
         # Fewer rows than asked for were all the due work: another round would find nothing
         # new (what no device could take waits for a report, a connection or a timer).
         return len(candidates) >= limit
+
+    def _next_slots(self, carriers: Sequence[Carrier], now: int) -> list[int]:
+        """When each paced device with room in its window may send next, if later than now."""
+        slots = []
+        for carrier in carriers:
+            pacer = self._pacers.get(carrier.device_id)
+            if pacer is not None and pacer.limits.paced and carrier.capacity() > 0:
+                slot = pacer.next_slot(now)
+                if slot > now:
+                    slots.append(slot)
+        return slots
 
     def _wake_at(self, account_id: int, slots: Sequence[int]) -> None:
         """Kick the account when the earliest paced device may send again (one timer each)."""

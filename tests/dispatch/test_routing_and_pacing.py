@@ -250,6 +250,32 @@ class TestPacing:
         assert len(got["slow"]) <= 1
         assert len(got["fast"]) >= 4
 
+    async def test_work_pinned_to_a_paced_phone_goes_out_at_its_next_slot_unprompted(
+        self, live: LiveServer
+    ) -> None:
+        """No report or new message is needed: the dispatcher's own timer sends the next one
+        when the phone's slot opens (60 a minute: one a second)."""
+        account = live.create_account()
+        paced = live.add_device(account, "paced")
+        free = live.add_device(account, "free")
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            await client.post(
+                "/gateway/mobile/update/",
+                data={"apikey": account.api_key, "sid": paced.sid, "label": "p",
+                      "rate_per_minute": "60"},
+            )  # fmt: skip
+        async with (
+            phone(live, paced.token) as slow,
+            phone(live, free.token) as fast,
+        ):
+            pinned = await send_sms(live, account, numbers(2), sIdentifiant=paced.sid)
+            await send_sms(live, account, numbers(2))
+            first = await collect({"slow": slow, "fast": fast}, 3)
+            assert first["slow"] == pinned[:1]
+            assert len(first["fast"]) == 2
+            second = await collect({"slow": slow}, 1, within=3)
+        assert second["slow"] == pinned[1:]
+
 
 class TestHealth:
     async def test_the_list_shows_charging_limits_and_since_when_online(
