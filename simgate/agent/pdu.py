@@ -27,6 +27,7 @@ __all__ = [
     "SubmitPdu",
     "decode",
     "encode_deliver",
+    "encode_status_report",
     "encode_submit",
     "is_gsm7",
     "join_texts",
@@ -358,7 +359,8 @@ def encode_submit(
     to: str, text: str, *, reference: int = 0, status_report: bool = False
 ) -> list[SubmitPdu]:
     """The SMS-SUBMIT PDUs that send ``text`` to ``to`` (``+`` and digits: international;
-    digits alone: as dialled). ``reference`` ties the parts of a long text together."""
+    digits alone: as dialled). ``reference`` ties the parts of a long text together;
+    ``status_report`` sets TP-SRR (TS 23.040 9.2.3.5): the network then reports delivery."""
     address = _address(to)
     gsm7, texts = split_text(text)
     pdus = []
@@ -402,6 +404,22 @@ def encode_deliver(
         )
         pdus.append(("00" + tpdu.hex()).upper())
     return pdus
+
+
+def encode_status_report(
+    message_reference: int, recipient: str, *, at_ms: int, discharged_ms: int, status: int = 0
+) -> str:
+    """The SMS-STATUS-REPORT PDU (hex) a network sends about message ``message_reference`` to
+    ``recipient``: sent to the centre at ``at_ms``, ``status`` (TS 23.040 9.2.3.15) reached at
+    ``discharged_ms``; for test modems."""
+    tpdu = (
+        bytes([0x06, message_reference & 0xFF])  # SMS-STATUS-REPORT, no more messages
+        + _address(recipient)
+        + _timestamp(at_ms)
+        + _timestamp(discharged_ms)
+        + bytes([status & 0xFF])
+    )
+    return ("00" + tpdu.hex()).upper()
 
 
 def decode(pdu_hex: str) -> Deliver | Submit | StatusReport:

@@ -115,6 +115,15 @@ class TestPublishedVectors:
         assert decoded.recipient == "+32470101235"
         assert decoded.status == 0
 
+    def test_a_status_report_is_requested_only_when_asked(self) -> None:
+        plain = pdu.encode_submit("+46708251358", "hellohello")
+        asked = pdu.encode_submit("+46708251358", "hellohello", status_report=True)
+        assert plain[0].hex == HELLO_SUBMIT  # first octet 0x11
+        assert asked[0].hex == "0031" + HELLO_SUBMIT[4:]  # TP-SRR: bit 5 of the first octet
+        assert asked[0].length == plain[0].length
+        for part in pdu.encode_submit("+1555", "x" * 200, status_report=True):
+            assert bytes.fromhex(part.hex)[1] & 0x20
+
     def test_garbage_is_a_pdu_error(self) -> None:
         for bad in ("", "zz", "0004", "0003FF"):
             with pytest.raises(pdu.PduError):
@@ -166,6 +175,24 @@ class TestRoundTrips:
         assert {d.sender for d in decoded} == {sender}
         assert {d.at_ms for d in decoded} == {at * 1000}
         assert pdu.join_texts([d.text for d in decoded]) == text
+
+
+class TestStatusReports:
+    @given(reference=st.integers(0, 255), recipient=NUMBERS, status=st.integers(0, 255),
+           at=st.integers(946_771_200, 3_786_000_000), later=st.integers(0, 10**6))  # fmt: skip
+    def test_a_status_report_comes_back(
+        self, reference: int, recipient: str, status: int, at: int, later: int
+    ) -> None:
+        encoded = pdu.encode_status_report(
+            reference, recipient, at_ms=at * 1000, discharged_ms=(at + later) * 1000, status=status
+        )
+        assert pdu.decode(encoded) == StatusReport(
+            message_reference=reference,
+            recipient=recipient,
+            at_ms=at * 1000,
+            discharged_ms=(at + later) * 1000,
+            status=status,
+        )
 
 
 def _ud_octets(sent: Submit, tpdu: bytes) -> int:
