@@ -5,8 +5,10 @@ emulator answers on the master side from its own thread, in PDU mode, like a rea
 ``AT``, ``ATE0``, ``+CMEE``, ``+CPIN``, ``+CMGF``, ``+CNMI``, ``+CSQ``, ``+CMGS`` (prompt, PDU,
 Ctrl-Z), ``+CMGL``, ``+CMGR``, ``+CMGD``. What it is asked to send is decoded and kept in
 :attr:`sent` (what went on the air); :meth:`receive` stores an incoming SMS and notifies it
-with ``+CMTI``. Tests can make it refuse sends with ``+CMS ERROR``, slip notifications into the
-middle of a command, or go silent.
+with ``+CMTI``. A message sent with TP-SRR gets a status report a moment after its ``+CMGS``:
+``+CDS: <length>`` and the PDU on the next line (``AT+CNMI`` ds=1), or stored and announced with
+``+CDSI`` (:attr:`store_reports`). Tests can make it refuse sends with ``+CMS ERROR``, refuse
+ds=1, slip notifications into the middle of a command, or go silent.
 """
 
 from __future__ import annotations
@@ -50,6 +52,16 @@ class ModemEmulator:
         self.silent = False
         self.send_delay = 0.0
         """Seconds the network takes to accept a message (the ``+CMGS`` answer comes late)."""
+        self.report_delay: float | None = 0.05
+        """Seconds between a ``+CMGS`` answer and the status report (None: no report)."""
+        self.report_status = 0
+        """TP-ST of the reports (0: received by the recipient)."""
+        self.store_reports = False
+        """Store reports and announce them with ``+CDSI`` instead of routing them as ``+CDS``."""
+        self.refuse_report_routing = False
+        """Answer ``AT+CNMI`` with ds=1 with ``ERROR``, like a modem that cannot route reports."""
+        self.reports: list[str] = []
+        """The status report PDUs emitted or stored."""
         self._pdu_length: int | None = None
         self._buffer = b""
         self._lock = threading.RLock()
@@ -148,7 +160,12 @@ class ModemEmulator:
         if upper in ("ATE0", "ATE1"):
             self.echo = upper == "ATE1"
             return self._final()
-        if upper.startswith(("AT+CMEE=", "AT+CMGF=0", "AT+CNMI=")):
+        if upper.startswith("AT+CNMI="):
+            ds = upper.removeprefix("AT+CNMI=").split(",")[3:4]
+            if self.refuse_report_routing and ds == ["1"]:
+                return self._final(result="ERROR")
+            return self._final()
+        if upper.startswith(("AT+CMEE=", "AT+CMGF=0")):
             return self._final()
         if upper == "AT+CPIN?":
             return self._final(f"+CPIN: {'SIM PIN' if locked else 'READY'}")
@@ -195,12 +212,36 @@ class ModemEmulator:
         self.sent.append(submit)
         self.sent_pdus.append(pdu_hex)
         self._mr = (self._mr + 1) % 256
+        first = bytes.fromhex(pdu_hex)[smsc_octets]
+        if first & 0x20 and self.report_delay is not None:  # TP-SRR
+            delay = self.send_delay + self.report_delay
+            threading.Timer(delay, self._report, [self._mr, submit.to]).start()
         if self.send_delay:
             threading.Timer(self.send_delay, self._late_final, [f"+CMGS: {self._mr}"]).start()
             return None
         return self._final(f"+CMGS: {self._mr}")
 
+    def _report(self, reference: int, recipient: str) -> None:
+        now = int(time.time() * 1000)
+        report = pdu.encode_status_report(
+            reference, recipient, at_ms=now, discharged_ms=now, status=self.report_status
+        )
+        with self._lock:
+            if not self._running:
+                return
+            self.reports.append(report)
+            if self.store_reports:
+                index = self.store(report)
+                self.unsolicited(f'+CDSI: "SM",{index}')
+            else:
+                self.unsolicited(cds_lines(report))
+
     def _late_final(self, line: str) -> None:
         with self._lock:
             if self._running:
                 self._final(line)
+
+
+def cds_lines(report: str) -> str:
+    """The two lines of a ``+CDS`` notification of ``report`` (a PDU in hex)."""
+    return f"+CDS: {len(report) // 2 - 1 - int(report[:2], 16)}\r\n{report}"

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from simgate.agent import pdu
-from simgate.agent.drivers.base import InboundSms, OutgoingSms, StatusUpdate
+from simgate.agent.drivers.base import DeliveryReport, InboundSms, OutgoingSms, StatusUpdate
 from simgate.agent.drivers.modem import ModemDriver, signal_bars
-from tests.agent.modem_emulator import ModemEmulator
+from tests.agent.modem_emulator import ModemEmulator, cds_lines
 from tests.conftest import eventually
 from tests.support.api import send_sms, sent_row
 from tests.support.devices import RunningAgent
@@ -63,6 +63,25 @@ async def next_inbound(events: AsyncIterator[object], seconds: float = 5.0) -> I
     return event
 
 
+async def next_report(events: AsyncIterator[object], seconds: float = 5.0) -> DeliveryReport:
+    async with asyncio.timeout(seconds):
+        while not isinstance(event := await anext(events), DeliveryReport):
+            pass
+    return event
+
+
+async def no_report(events: AsyncIterator[object], seconds: float = 0.6) -> None:
+    """No delivery report within ``seconds``; ``events`` is finished afterwards."""
+    with pytest.raises(TimeoutError):
+        await next_report(events, seconds)
+
+
+def srr(submit_hex: str) -> bool:
+    """Whether TP-SRR (bit 5 of the SMS-SUBMIT's first octet) is set."""
+    octets = bytes.fromhex(submit_hex)
+    return bool(octets[1 + octets[0]] & 0x20)
+
+
 async def cancelled(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -78,7 +97,7 @@ class TestDialogue:
     async def test_init_turns_echo_off_and_asks_for_pdu_mode_and_notifications(
         self, modem: ModemEmulator, driver: ModemDriver
     ) -> None:
-        assert {"ATE0", "AT+CMEE=1", "AT+CPIN?", "AT+CMGF=0", "AT+CNMI=2,1,0,0,0"} <= set(
+        assert {"ATE0", "AT+CMEE=1", "AT+CPIN?", "AT+CMGF=0", "AT+CNMI=2,1,0,1,0"} <= set(
             modem.commands
         )
         assert await driver.read_status() == StatusUpdate(signal=signal_bars(18))
@@ -166,6 +185,108 @@ class TestDialogue:
         references = [s.concat.reference for s in modem.sent if s.concat]
         assert references[0::2] == references[1::2]  # a message's parts were not interleaved
         assert len(set(references)) == 3
+
+
+class TestDeliveryReports:
+    @pytest.mark.anyio
+    async def test_each_part_asks_for_a_report_and_the_last_ones_report_is_passed_on(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        events = driver.events()
+        before = int(time.time()) * 1000
+        message = OutgoingSms(guid="b" * 40, to=NUMBER, text="z" * 200)
+        assert (await driver.send(message)).ok
+        assert len(modem.sent_pdus) == 2
+        assert all(srr(sent) for sent in modem.sent_pdus)
+        report = await next_report(events)
+        assert report.guid == "b" * 40
+        assert report.at_ms >= before  # the discharge time of the report, to the second
+        assert len(modem.reports) == 2  # the first part's report changed nothing
+        await no_report(events)
+        await events.aclose()
+
+    @pytest.mark.anyio
+    async def test_a_report_in_the_middle_of_another_command_is_taken_whole(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        modem.report_delay = None
+        events = driver.events()
+        assert (await driver.send(outgoing("reported later"))).ok
+        report = pdu.encode_status_report(1, NUMBER, at_ms=T0, discharged_ms=T0 + 4000)
+        modem.urc_during_next = cds_lines(report)  # before the +CSQ line of the next poll
+        assert await next_report(events) == DeliveryReport(guid="a" * 40, at_ms=T0 + 4000)
+        await until(lambda: modem.urc_during_next is None)
+        assert driver.opened == 1  # nothing was mistaken for an answer
+        assert (await driver.read_status()).signal == signal_bars(18)
+        assert (await driver.send(outgoing("after"))).ok
+        await events.aclose()
+
+    @pytest.mark.anyio
+    async def test_a_report_for_an_unknown_reference_is_ignored(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        events = driver.events()
+        report = pdu.encode_status_report(77, NUMBER, at_ms=T0, discharged_ms=T0)
+        modem.unsolicited(cds_lines(report))
+        await no_report(events)
+        events = driver.events()  # the timeout ended the last one
+        assert (await driver.send(outgoing("still fine"))).ok
+        assert (await next_report(events)).guid == "a" * 40
+        await events.aclose()
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("status", [0x20, 0x41, 0x65, 0x03])
+    async def test_a_message_not_delivered_reports_nothing(
+        self, modem: ModemEmulator, driver: ModemDriver, status: int
+    ) -> None:
+        modem.report_status = status
+        events = driver.events()
+        assert (await driver.send(outgoing("undeliverable"))).ok
+        await until(lambda: modem.reports)
+        await no_report(events)
+        await events.aclose()
+
+    @pytest.mark.anyio
+    async def test_a_stored_report_is_read_and_deleted_once_handed_over(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        modem.store_reports = True
+        events = driver.events()
+        assert (await driver.send(outgoing("stored report"))).ok
+        assert (await next_report(events)).guid == "a" * 40
+        [index] = modem.storage
+        await asyncio.sleep(0.4)  # rescans meanwhile: not handed over twice, not deleted
+        assert modem.deleted == []
+        asking = asyncio.create_task(anext(events))
+        await until(lambda: modem.deleted == [index])
+        await cancelled(asking)
+        await events.aclose()
+
+    @pytest.mark.anyio
+    async def test_a_modem_refusing_to_route_reports_sends_without_asking_for_them(
+        self, modem: ModemEmulator
+    ) -> None:
+        modem.refuse_report_routing = True
+        driver = make_driver(modem)
+        await driver.start()
+        try:
+            assert (await driver.send(outgoing("no report"))).ok
+        finally:
+            await driver.close()
+        assert "AT+CNMI=2,1,0,0,0" in modem.commands
+        assert not srr(modem.sent_pdus[0])
+        assert modem.reports == []
+
+    @pytest.mark.anyio
+    async def test_reports_can_be_turned_off(self, modem: ModemEmulator) -> None:
+        driver = make_driver(modem, delivery_reports=False)
+        await driver.start()
+        try:
+            assert (await driver.send(outgoing("no report"))).ok
+        finally:
+            await driver.close()
+        assert not any(c.startswith("AT+CNMI=2,1,0,1") for c in modem.commands)
+        assert not srr(modem.sent_pdus[0])
 
 
 class TestInbound:
@@ -325,6 +446,23 @@ class TestThroughTheServer:
             eventually(lambda: not modem.storage)
             time.sleep(0.5)
             assert len(inbox()) == 2
+
+    def test_a_delivered_message_shows_delivered_in_the_sent_log(
+        self, server: LiveServer, modem: ModemEmulator, agent: tuple[RunningAgent, Any]
+    ) -> None:
+        _, account = agent
+        with server.client() as http:
+            guid = send_sms(http, account, message="Your order is on its way")
+
+            def logged() -> dict[str, Any]:
+                params = {"apikey": account.api_key, "guid_message": guid}
+                [row] = http.get("/log/sent/sms/", params=params).json()["result"]["sms"]
+                return dict(row)
+
+            row = eventually(lambda: (r := logged())["delivered"] == "1" and r)
+        assert row["status"] == "sent"  # type: ignore[index]
+        assert row["delivered_timestamp"] >= row["send_from_mobile_timestamp"]  # type: ignore[index]
+        assert modem.reports
 
     def test_a_congested_network_is_retried_and_a_rejection_fails(
         self, server: LiveServer, modem: ModemEmulator, agent: tuple[RunningAgent, Any]

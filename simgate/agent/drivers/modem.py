@@ -1,12 +1,19 @@
 """A GSM/LTE modem (or a phone) behind an AT serial port, in PDU mode.
 
 One task owns the port: it opens it, initialises the modem (echo off, numeric errors, the SIM
-PIN, PDU mode, ``+CMTI`` notifications for new SMS), then polls the signal and reads new SMS
-until the modem stops answering, when it closes the port and opens it again with backoff. Every
-AT command, sends included, goes through one lock: a modem does one thing at a time. A reader
-task splits what the modem says into lines and hands final result codes to the command waiting
-for them and unsolicited lines (``+CMTI``, ``RING``, ``+CSQ``) to their handlers, so a
-notification in the middle of an ``AT+CMGS`` neither ends nor confuses it.
+PIN, PDU mode, ``+CMTI`` notifications for new SMS and ``+CDS`` status reports), then polls the
+signal and reads new SMS until the modem stops answering, when it closes the port and opens it
+again with backoff. Every AT command, sends included, goes through one lock: a modem does one
+thing at a time. A reader task splits what the modem says into lines and hands final result
+codes to the command waiting for them and unsolicited lines (``+CMTI``, ``RING``, ``+CSQ``) to
+their handlers, so a notification in the middle of an ``AT+CMGS`` neither ends nor confuses it.
+``+CDS: <length>`` (TS 27.005 3.4.1, ``AT+CNMI=2,1,0,1,0``) is a notification of two lines: the
+line after it is the status report's PDU, wherever it comes.
+
+Delivery reports: every part is sent with TP-SRR set; the ``+CMGS: <mr>`` of a message's last
+part ties the network's status report for ``mr`` to the message, and a report saying
+"received by the recipient" becomes a :class:`DeliveryReport`. Reports the modem stores instead
+(``+CDSI``) are read with the received SMS and deleted once handed over.
 
 An SMS is deleted from the modem only when the runner asks for the next event, i.e. once the
 agent has stored it durably (see :meth:`Driver.events`); until then a restart reads it again.
@@ -23,13 +30,14 @@ import itertools
 import logging
 import random
 import re
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from simgate.agent import pdu
 from simgate.agent.drivers.base import (
+    DeliveryReport,
     Driver,
     DriverEvent,
     InboundSms,
@@ -67,10 +75,18 @@ _URC_PREFIXES = (
     *("+CGREG:", "+CEREG:", "+CLIP:", "+CUSD:", "^BOOT:", "^MODE:", "^SRVST:", "^SIMST:"),
     *("+QIND:", "+PBREADY", "^DSFLOWRPT:", "NO CARRIER"),
 )
+# Notifications whose PDU comes on the next line (TS 27.005 3.4.1).
+_TWO_LINE_URCS = ("+CDS:", "+CMT:")
+_HEX_RE = re.compile(r"[0-9A-Fa-f]+")
 _ERROR_RE = re.compile(r"^(?:\+(CMS|CME) ERROR:\s*(.*)|ERROR|COMMAND NOT SUPPORT)$")
 _LIST_RE = re.compile(r"^\+CMGL:\s*(\d+),\s*(\d+)")
 _MAX_LINE = 65_536
 _POLLS_PER_SCAN = 10
+_MAX_REFERENCES = 1000
+# TS 23.040 9.2.3.15: received by the recipient (0x00), forwarded with no confirmation (0x01),
+# replaced (0x02); 0x20-0x2F: the service centre is still trying.
+_DELIVERED = range(0x03)
+_STILL_TRYING = range(0x20, 0x30)
 
 
 class ModemError(Exception):
@@ -128,12 +144,13 @@ class _AtChannel:
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        on_urc: Callable[[str], None],
+        on_urc: Callable[[str, str | None], None],
         on_closed: Callable[[], None],
     ) -> None:
         self._reader, self._writer = reader, writer
         self._on_urc, self._on_closed = on_urc, on_closed
         self._pending: _Pending | None = None
+        self._urc_head: str | None = None  # a two-line notification awaiting its PDU line
         self.closed = False
         self._task = asyncio.create_task(self._read_lines())
 
@@ -201,8 +218,17 @@ class _AtChannel:
         pending = self._pending
         if not line or (pending is not None and line == pending.command):  # empty or echo
             return
+        head, self._urc_head = self._urc_head, None
+        if head is not None:
+            if _HEX_RE.fullmatch(line):
+                self._on_urc(head, line)
+                return
+            self._on_urc(head, None)  # its PDU never came: this line is an ordinary one
         if pending is None or pending.done.done() or not _answers(line, pending.command):
-            self._on_urc(line)
+            if line.startswith(_TWO_LINE_URCS):
+                self._urc_head = line
+            else:
+                self._on_urc(line, None)
         elif line == "OK":
             pending.done.set_result(None)
         elif match := _ERROR_RE.match(line):
@@ -242,6 +268,7 @@ class ModemDriver(Driver):
     ``poll_interval`` between signal readings (which also prove the modem alive),
     ``reopen_delays`` the first and the longest wait before reopening a silent modem, and
     ``multipart_wait`` how long the parts of a long SMS are awaited before what came is passed on.
+    ``delivery_reports``: ask the network for status reports and pass on each delivery.
     """
 
     name: ClassVar[str] = "modem"
@@ -258,6 +285,7 @@ class ModemDriver(Driver):
         poll_interval: float = 30.0,
         reopen_delays: tuple[float, float] = (1.0, 60.0),
         multipart_wait: float = 3600.0,
+        delivery_reports: bool = True,
         open_port: PortOpener | None = None,
     ) -> None:
         if open_port is None and importlib.util.find_spec("serial_asyncio_fast") is None:
@@ -270,6 +298,11 @@ class ModemDriver(Driver):
         self._poll_interval, self._reopen_delays = poll_interval, reopen_delays
         self._multipart_wait_ms = int(multipart_wait * 1000)
         self._open_port = open_port or _open_serial
+        self._delivery_reports = delivery_reports
+        self._reports_routed = False  # the modem accepted AT+CNMI with ds=1
+        self._refusal_logged = False
+        # TP-MR of each message's last part -> its GUID (None: an earlier part's, not reported).
+        self._references: OrderedDict[int, str | None] = OrderedDict()
         self._channel: _AtChannel | None = None
         self._lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
@@ -354,15 +387,35 @@ class ModemDriver(Driver):
         await self._command("AT+CMEE=1")
         await self._unlock_sim()
         await self._command("AT+CMGF=0")
-        try:
-            await self._command("AT+CNMI=2,1,0,0,0")
-        except AtError:  # some modems buffer notifications only in mode 1
-            await self._command("AT+CNMI=1,1,0,0,0")
+        await self._set_notifications()
         self.opened += 1
         self._ready.set()
         await self._poll_signal()
         log.info("modem on %s ready: SIM ready, signal %s/4", self.port, self._signal)
         self._scan_requested = True  # SMS that arrived while we were away
+
+    async def _set_notifications(self) -> None:
+        """``+CMTI`` for each new SMS and, when delivery reports are wanted, status reports
+        routed as ``+CDS`` (ds=1). Some modems buffer notifications only in mode 1; a modem
+        that refuses ds=1 sends without asking for reports."""
+        settings: tuple[str, ...] = ("2,1,0,1,0", "2,1,0,0,0", "1,1,0,1,0", "1,1,0,0,0")
+        if not self._delivery_reports:
+            settings = ("2,1,0,0,0", "1,1,0,0,0")
+        for number, setting in enumerate(settings):
+            try:
+                await self._command(f"AT+CNMI={setting}")
+            except AtError:
+                if number == len(settings) - 1:
+                    raise
+                continue
+            self._reports_routed = setting.split(",")[3] == "1"
+            break
+        if self._delivery_reports and not self._reports_routed and not self._refusal_logged:
+            self._refusal_logged = True
+            log.warning(
+                "modem on %s refuses to pass on status reports (AT+CNMI ds=1): no reports",
+                self.port,
+            )
 
     async def _unlock_sim(self) -> None:
         entered = False
@@ -450,8 +503,8 @@ class ModemDriver(Driver):
         if self._fatal is not None:
             return RadioOutcome.failure(self._fatal, operator=False)
         self._reference = (self._reference + 1) % 256
-        try:
-            parts = pdu.encode_submit(message.to, message.text, reference=self._reference)
+        try:  # what no modem could send fails at once, even while the modem is away
+            pdu.encode_submit(message.to, message.text)
         except pdu.PduError as exc:
             return RadioOutcome.failure(str(exc), operator=False)
         try:
@@ -459,16 +512,21 @@ class ModemDriver(Driver):
                 await self._ready.wait()
         except TimeoutError:
             return RadioOutcome.failure("the modem is not answering", operator=True)
+        report = self._reports_routed  # known once the modem is initialised
+        parts = pdu.encode_submit(
+            message.to, message.text, reference=self._reference, status_report=report
+        )
         async with self._send_lock:  # a message's parts back to back
-            outcome = await self._send_parts(parts)
+            outcome = await self._send_parts(parts, message.guid if report else None)
         if outcome.ok:
             log.info("modem sent %s in %d part(s)", message.guid, len(parts))
         return outcome
 
-    async def _send_parts(self, parts: Sequence[pdu.SubmitPdu]) -> RadioOutcome:
+    async def _send_parts(self, parts: Sequence[pdu.SubmitPdu], guid: str | None) -> RadioOutcome:
+        """Send ``parts``; with a ``guid``, remember the message references for its report."""
         for number, part in enumerate(parts):
             try:
-                await self._command(
+                lines = await self._command(
                     f"AT+CMGS={part.length}", data=part.hex, wait=self._send_timeout
                 )
             except AtError as exc:
@@ -481,14 +539,68 @@ class ModemDriver(Driver):
                         operator=False,
                     )
                 return RadioOutcome.failure("the modem is not answering", operator=True)
+            if guid is not None:
+                self._remember(lines, guid if number == len(parts) - 1 else None)
         return RadioOutcome.success(self.sims[0] if self.sims else None, at_ms=now_ms())
+
+    def _remember(self, lines: Sequence[str], guid: str | None) -> None:
+        for line in lines:
+            reference = line.removeprefix("+CMGS:").split(",")[0].strip()
+            if line.startswith("+CMGS:") and reference.isdigit():
+                self._references.pop(int(reference), None)
+                self._references[int(reference)] = guid
+                while len(self._references) > _MAX_REFERENCES:
+                    self._references.popitem(last=False)
+
+    # --- delivery reports --------------------------------------------------------------
+
+    def _on_report(self, report: pdu.StatusReport, indexes: tuple[int, ...] = ()) -> bool:
+        """Pass on a report of delivery; True when it was queued (with the SIM ``indexes``
+        it is stored at, deleted once handed over)."""
+        reference = report.message_reference
+        if reference not in self._references:
+            log.info(
+                "modem on %s: status report for unknown message reference %d; ignored",
+                self.port,
+                reference,
+            )
+            return False
+        if report.status in _STILL_TRYING:
+            log.debug("modem on %s: message reference %d still on its way", self.port, reference)
+            return False
+        guid = self._references.pop(reference)
+        if guid is None:  # an earlier part of a long SMS: its last part's report counts
+            return False
+        if report.status not in _DELIVERED:
+            log.info("modem on %s: %s not delivered (status %#04x)", self.port, guid, report.status)
+            return False
+        at_ms = report.discharged_ms if report.discharged_ms > 0 else now_ms()
+        log.info("modem on %s: %s delivered", self.port, guid)
+        self._push(_Item(DeliveryReport(guid=guid, at_ms=at_ms), indexes))
+        return True
+
+    def _on_report_pdu(self, pdu_hex: str | None) -> None:
+        if pdu_hex is None:
+            log.warning("modem on %s: +CDS without its PDU; ignored", self.port)
+            return
+        try:
+            report = pdu.decode(pdu_hex)
+        except pdu.PduError as exc:
+            log.warning("modem on %s: undecodable status report (%s); ignored", self.port, exc)
+            return
+        if isinstance(report, pdu.StatusReport):
+            self._on_report(report)
+        else:
+            log.warning("modem on %s: +CDS with a %s; ignored", self.port, type(report).__name__)
 
     # --- receiving and status ----------------------------------------------------------
 
-    def _on_urc(self, line: str) -> None:
-        if line.startswith("+CMTI:"):
+    def _on_urc(self, line: str, body: str | None) -> None:
+        if line.startswith(("+CMTI:", "+CDSI:")):  # an SMS or a status report stored
             self._scan_requested = True
             self._wake.set()
+        elif line.startswith("+CDS:"):
+            self._on_report_pdu(body)
         elif line.startswith("+CSQ:"):
             self._set_signal(_parse_csq(line))
         else:
@@ -521,6 +633,14 @@ class ModemDriver(Driver):
             except pdu.PduError as exc:
                 log.warning("modem on %s: SMS %d undecodable (%s); left", self.port, index, exc)
                 self._undecodable.add(index)
+                continue
+            if isinstance(sms, pdu.StatusReport):  # stored (+CDSI) rather than routed (+CDS)
+                if sms.message_reference not in self._references:
+                    self._undecodable.add(index)  # not ours to judge: left on the SIM
+                    continue
+                self._queued.add(index)
+                if not self._on_report(sms, (index,)):
+                    self._to_delete.add(index)  # nothing to hand over: gone at once
                 continue
             if not isinstance(sms, pdu.Deliver):
                 continue
@@ -562,7 +682,8 @@ class ModemDriver(Driver):
                 self._queued.discard(index)
 
     async def events(self) -> AsyncIterator[DriverEvent]:
-        """Received SMS (whole, multipart joined) and signal changes, forever."""
+        """Received SMS (whole, multipart joined), delivery reports and signal changes,
+        forever."""
         while True:
             while not self._items:
                 self._items_ready.clear()
