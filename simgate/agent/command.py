@@ -65,7 +65,7 @@ def _build_driver(
     seed: int | None,
     outbox_file: Path | None,
     inject_inbound: int,
-    delivery_reports: bool,
+    delivery_reports: bool | None,
     state_dir: Path,
     termux: _TermuxOptions,
     serial_port: str | None,
@@ -79,7 +79,7 @@ def _build_driver(
             seed=seed,
             outbox_file=outbox_file,
             inject_inbound=inject_inbound,
-            delivery_reports=delivery_reports,
+            delivery_reports=bool(delivery_reports),
         )
     if name == "termux":
         # Imported only when chosen, like every driver but the simulator.
@@ -94,7 +94,7 @@ def _build_driver(
             import_last=termux.import_last,
         )
     if name == "modem":
-        return _modem_driver(serial_port, baud, pin)
+        return _modem_driver(serial_port, baud, pin, delivery_reports=delivery_reports is not False)
     raise typer.BadParameter(
         f"unknown driver {name!r}; available: {', '.join(DRIVER_NAMES)}", param_hint="--driver"
     )
@@ -122,7 +122,9 @@ def _parse_sims(value: str | None) -> tuple[int, ...]:
     return sims
 
 
-def _modem_driver(serial_port: str | None, baud: int, pin: str | None) -> Driver:
+def _modem_driver(
+    serial_port: str | None, baud: int, pin: str | None, *, delivery_reports: bool
+) -> Driver:
     if not serial_port:
         raise typer.BadParameter(
             "the modem driver needs the modem's AT port, e.g. /dev/ttyUSB2",
@@ -134,7 +136,7 @@ def _modem_driver(serial_port: str | None, baud: int, pin: str | None) -> Driver
     from simgate.agent.drivers.modem import ModemDriver  # noqa: PLC0415
 
     try:
-        return ModemDriver(port=serial_port, baud=baud, pin=pin)
+        return ModemDriver(port=serial_port, baud=baud, pin=pin, delivery_reports=delivery_reports)
     except ImportError as exc:
         raise typer.BadParameter(str(exc), param_hint="--driver") from None
 
@@ -203,8 +205,12 @@ def agent_command(
     inject_inbound: int = typer.Option(
         0, "--inject-inbound", min=0, help="Simulator: receive this many SMS once connected."
     ),
-    delivery_reports: bool = typer.Option(
-        False, "--delivery-reports", help="Simulator: report each sent SMS as delivered."
+    delivery_reports: bool | None = typer.Option(
+        None,
+        "--delivery-reports/--no-delivery-reports",
+        show_default=False,
+        help="Simulator: report each sent SMS as delivered (off unless given). Modem: ask the "
+        "network for delivery reports (on unless --no-delivery-reports).",
     ),
     sims: str | None = typer.Option(
         None,

@@ -517,3 +517,30 @@ class TestCommandLine:
         )
         assert done.returncode == 2
         assert "--serial-port" in done.stderr
+
+    @pytest.mark.parametrize(
+        ("flags", "expected"),
+        [([], True), (["--delivery-reports"], True), (["--no-delivery-reports"], False)],
+    )
+    def test_the_modem_asks_for_delivery_reports_unless_told_not_to(
+        self, monkeypatch: pytest.MonkeyPatch, flags: list[str], expected: bool
+    ) -> None:
+        import typer
+        from typer.testing import CliRunner
+
+        from simgate.agent import command
+
+        chosen: list[bool] = []
+
+        def modem_driver(*_: object, delivery_reports: bool) -> None:
+            chosen.append(delivery_reports)
+            raise typer.Exit(0)
+
+        monkeypatch.setattr(command, "_modem_driver", modem_driver)
+        monkeypatch.setattr(command, "_configure_logging", lambda *_: None)  # this process's
+        app = typer.Typer()
+        app.command()(command.agent_command)
+        server = ("--server", "http://127.0.0.1:9")
+        done = CliRunner().invoke(app, ["--driver", "modem", "--token", "t", *server, *flags])
+        assert done.exit_code == 0, done.output
+        assert chosen == [expected]
