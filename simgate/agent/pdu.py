@@ -407,7 +407,13 @@ def encode_deliver(
 
 
 def encode_status_report(
-    message_reference: int, recipient: str, *, at_ms: int, discharged_ms: int, status: int = 0
+    message_reference: int,
+    recipient: str,
+    *,
+    at_ms: int,
+    discharged_ms: int,
+    status: int = 0,
+    offset_quarters: int = 0,
 ) -> str:
     """The SMS-STATUS-REPORT PDU (hex) a network sends about message ``message_reference`` to
     ``recipient``: sent to the centre at ``at_ms``, ``status`` (TS 23.040 9.2.3.15) reached at
@@ -415,8 +421,8 @@ def encode_status_report(
     tpdu = (
         bytes([0x06, message_reference & 0xFF])  # SMS-STATUS-REPORT, no more messages
         + _address(recipient)
-        + _timestamp(at_ms)
-        + _timestamp(discharged_ms)
+        + _timestamp(at_ms, offset_quarters)
+        + _timestamp(discharged_ms, offset_quarters)
         + bytes([status & 0xFF])
     )
     return ("00" + tpdu.hex()).upper()

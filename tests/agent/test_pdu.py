@@ -115,6 +115,25 @@ class TestPublishedVectors:
         assert decoded.recipient == "+32470101235"
         assert decoded.status == 0
 
+    def test_a_published_status_report(self) -> None:
+        # The SMS-STATUS-REPORT of the widely quoted +31628870634 examples (Diafaan's PDU
+        # samples, also in python-gsmmodem's tests): MR 214, delivered (TP-ST 0x00).
+        report = "0006D60B911326880736F4111011719551401110117195714000"
+        assert pdu.decode(report) == StatusReport(
+            message_reference=214,
+            recipient="+31628870634",
+            at_ms=1_294_765_155_000,  # 2011-01-11 17:59:15 +01:00
+            discharged_ms=1_294_765_157_000,  # two seconds later
+            status=0,
+        )
+        assert report == pdu.encode_status_report(
+            214,
+            "+31628870634",
+            at_ms=1_294_765_155_000,
+            discharged_ms=1_294_765_157_000,
+            offset_quarters=4,
+        )
+
     def test_a_status_report_is_requested_only_when_asked(self) -> None:
         plain = pdu.encode_submit("+46708251358", "hellohello")
         asked = pdu.encode_submit("+46708251358", "hellohello", status_report=True)
