@@ -203,12 +203,9 @@ class Dispatcher:
         now = self._ctx.clock()
         seats: list[Seat] = []
         by_sid: dict[str, Carrier] = {}
-        waits: list[int] = []
         for carrier in carriers:
             pacer = await self._pacer(carrier, now)
             room = pacer.room(now, carrier.capacity())
-            if room == 0 and carrier.capacity() > 0:
-                waits.append(pacer.next_slot(now))
             seats.append(
                 Seat(
                     sid=carrier.sid,
@@ -220,7 +217,7 @@ class Dispatcher:
             )
             by_sid[carrier.sid] = carrier
         if not any(seat.room for seat in seats):
-            self._wake_at(account_id, waits)
+            self._wake_at(account_id, self._next_slots(carriers, now))
             return False
         turn = self._turn.get(account_id, 0)
         self._turn[account_id] = turn + 1
