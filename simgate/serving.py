@@ -124,44 +124,42 @@ class HeadDeadline:
             transport.close()
 
 
-class DeadlineHttpToolsProtocol(httptools_impl.HttpToolsProtocol):
-    """uvicorn's httptools protocol with a :class:`HeadDeadline`."""
+class _HeadDeadlineMixin:
+    """What both of uvicorn's HTTP protocols gain: a :class:`HeadDeadline`, armed when the
+    connection opens and after each response, cancelled when it closes.
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.head_deadline = HeadDeadline(self, self.loop, self.config, self._between_requests)
-        self.head_deadline.arm(transport)
+    Mixed in before the uvicorn protocol, so ``super()`` reaches that protocol's methods.
+    """
+
+    loop: asyncio.AbstractEventLoop
+    config: uvicorn.Config
+    transport: asyncio.Transport
+    cycle: Any
+    head_deadline: HeadDeadline
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self.head_deadline = HeadDeadline(
+            cast(asyncio.Protocol, self), self.loop, self.config, self._between_requests
+        )
+        self.head_deadline.arm(cast(asyncio.Transport, transport))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.head_deadline.cancel()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
         self.head_deadline.arm(self.transport)
 
     def _between_requests(self) -> bool:
         # uvicorn types ``cycle`` as always set; it is None until the first request head.
-        cycle = cast("httptools_impl.RequestResponseCycle | None", self.cycle)
-        return cycle is None or cycle.response_complete
+        return self.cycle is None or bool(self.cycle.response_complete)
 
 
-class DeadlineH11Protocol(h11_impl.H11Protocol):
+class DeadlineHttpToolsProtocol(_HeadDeadlineMixin, httptools_impl.HttpToolsProtocol):
+    """uvicorn's httptools protocol with a :class:`HeadDeadline`."""
+
+
+class DeadlineH11Protocol(_HeadDeadlineMixin, h11_impl.H11Protocol):
     """uvicorn's h11 protocol with a :class:`HeadDeadline`."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.head_deadline = HeadDeadline(self, self.loop, self.config, self._between_requests)
-        self.head_deadline.arm(transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.head_deadline.cancel()
-        super().connection_lost(exc)
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self.head_deadline.arm(self.transport)
-
-    def _between_requests(self) -> bool:
-        cycle = cast("h11_impl.RequestResponseCycle | None", self.cycle)
-        return cycle is None or cycle.response_complete
