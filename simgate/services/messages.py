@@ -27,6 +27,7 @@ from simgate.store import inbox as inbox_store
 from simgate.store import links as link_store
 from simgate.store import messages as message_store
 from simgate.store import optouts as optout_store
+from simgate.store import sent_log as sent_log_store
 
 WHATSAPP_CAPABILITY = "whatsapp"
 #: ``error_api`` of a message to a number on the account's opt-out list (see services/optouts).
@@ -434,10 +435,10 @@ async def sent_log(ctx: Context, account_id: int, query: LogQuery) -> list[SentM
     async with ctx.db.connect() as conn:
         before_id = None
         if query.before_guid is not None:
-            before_id = await message_store.id_of(conn, account_id, query.before_guid)
+            before_id = await sent_log_store.id_of(conn, account_id, query.before_guid)
             if before_id is None:
                 raise NotFound(f"No message with GUID {query.before_guid} in this account.")
-        rows = await message_store.list_log(
+        rows = await sent_log_store.list_log(
             conn,
             account_id,
             guid=query.guid,
@@ -485,7 +486,7 @@ async def delete_logged(ctx: Context, account_id: int, query: DeleteQuery) -> De
         from_ms = timefmt.midnight_ms(query.first_day, ctx.settings.zone)
         to_ms = timefmt.midnight_ms(last + timedelta(days=1), ctx.settings.zone)
     async with ctx.db.begin() as conn:
-        sent = await message_store.delete_log(
+        sent = await sent_log_store.delete_log(
             conn, account_id, guid=query.guid, from_ms=from_ms, to_ms=to_ms
         )
         await link_store.delete_for_messages(conn, account_id, sent)

@@ -13,7 +13,7 @@ from simgate.domain.errors import StateConflict
 from simgate.domain.guids import new_guid
 from simgate.domain.outgoing import Outgoing
 from simgate.domain.states import MessageState
-from simgate.store import accounts, devices, inbox, messages
+from simgate.store import accounts, devices, inbox, messages, sent_log
 from simgate.store.database import Database
 from simgate.store.tables import metadata
 
@@ -250,8 +250,8 @@ class TestTenancy:
                 conn, other, str(row["guid"]), MessageState.DISPATCHED, values={"device_id": None}
             )
             assert moved is None
-            assert await messages.list_log(conn, other) == []
-            assert await messages.delete_where(conn, other, guid=str(row["guid"])) == 0
+            assert await sent_log.list_log(conn, other) == []
+            assert await sent_log.delete_where(conn, other, guid=str(row["guid"])) == 0
             assert (await messages.get(conn, owner, str(row["guid"])))["state"] == "queued"  # type: ignore[index]
 
 

@@ -1,0 +1,110 @@
+"""The sent log as clients read and prune it: paging by id, filters, short-link clicks, deletion.
+
+Split from :mod:`simgate.store.messages`, which owns the queue and every state change; these
+queries only read rows, or delete them by the client's selector, and never change a state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simgate.store._sql import like_pattern
+from simgate.store.tables import messages, short_links
+
+
+async def id_of(conn: AsyncConnection, account_id: int, guid: str) -> int | None:
+    result = await conn.execute(
+        select(messages.c.id).where(messages.c.account_id == account_id, messages.c.guid == guid)
+    )
+    value = result.scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+def _clicks() -> Any:
+    """Total clicks on a message's short links, as a correlated scalar subquery (0 without any)."""
+    return (
+        select(func.coalesce(func.sum(short_links.c.clicks), 0))
+        .where(
+            short_links.c.account_id == messages.c.account_id,
+            short_links.c.message_guid == messages.c.guid,
+        )
+        .scalar_subquery()
+        .label("shorturl_clicks")
+    )
+
+
+async def list_log(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    guid: str | None = None,
+    before_id: int | None = None,
+    before_ms: int | None = None,
+    error_api: bool = False,
+    error_mobile: bool = False,
+    keyword: str | None = None,
+    limit: int = 100,
+) -> Sequence[RowMapping]:
+    """The sent log, newest first, each row with its ``shorturl_clicks``.
+
+    Rows are ordered by id, which only grows: paging with ``before_id`` (the id of the last row
+    seen) never skips or repeats a row, even while new messages are being inserted.
+    """
+    query = select(messages, _clicks()).where(messages.c.account_id == account_id)
+    if guid is not None:
+        query = query.where(messages.c.guid == guid)
+    if before_id is not None:
+        query = query.where(messages.c.id < before_id)
+    if before_ms is not None:
+        query = query.where(messages.c.created_ms < before_ms)
+    if error_api:
+        query = query.where(messages.c.error_api != "")
+    if error_mobile:
+        query = query.where(messages.c.error_mobile != "")
+    if keyword:
+        like = like_pattern(keyword)
+        query = query.where(
+            or_(
+                messages.c.recipient.ilike(like, escape="\\"),
+                messages.c.text.ilike(like, escape="\\"),
+            )
+        )
+    result = await conn.execute(query.order_by(messages.c.id.desc()).limit(limit))
+    return result.mappings().all()
+
+
+async def delete_log(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    guid: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+) -> list[str]:
+    """Delete log rows by GUID and/or creation-time range [from_ms, to_ms); their GUIDs."""
+    statement = delete(messages).where(messages.c.account_id == account_id)
+    if guid is not None:
+        statement = statement.where(messages.c.guid == guid)
+    if from_ms is not None:
+        statement = statement.where(messages.c.created_ms >= from_ms)
+    if to_ms is not None:
+        statement = statement.where(messages.c.created_ms < to_ms)
+    result = await conn.execute(statement.returning(messages.c.guid))
+    return [str(value) for value in result.scalars().all()]
+
+
+async def delete_where(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    guid: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+) -> int:
+    """Like ``delete_log``, returning only how many rows went."""
+    return len(await delete_log(conn, account_id, guid=guid, from_ms=from_ms, to_ms=to_ms))
