@@ -4,11 +4,9 @@ One task owns the port: it opens it, initialises the modem (echo off, numeric er
 PIN, PDU mode, ``+CMTI`` notifications for new SMS and ``+CDS`` status reports), then polls the
 signal and reads new SMS until the modem stops answering, when it closes the port and opens it
 again with backoff. Every AT command, sends included, goes through one lock: a modem does one
-thing at a time. A reader task splits what the modem says into lines and hands final result
-codes to the command waiting for them and unsolicited lines (``+CMTI``, ``RING``, ``+CSQ``) to
-their handlers, so a notification in the middle of an ``AT+CMGS`` neither ends nor confuses it.
-``+CDS: <length>`` (TS 27.005 3.4.1, ``AT+CNMI=2,1,0,1,0``) is a notification of two lines: the
-line after it is the status report's PDU, wherever it comes.
+thing at a time. The line protocol itself (answers routed to the waiting command, unsolicited
+lines such as ``+CMTI`` and the two-line ``+CDS`` to the handlers here) is
+:mod:`simgate.agent.drivers.at`.
 
 Delivery reports: every part is sent with TP-SRR set; the ``+CMGS: <mr>`` of a message's last
 part ties the network's status report for ``mr`` to the message, and a report saying
@@ -36,6 +34,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from simgate.agent import pdu
+from simgate.agent.drivers.at import AtChannel, AtError, ModemError, ModemUnavailable
 from simgate.agent.drivers.base import (
     DeliveryReport,
     Driver,
@@ -58,56 +57,13 @@ RETRYABLE_CMS_ERRORS = frozenset({27, 38, 41, 42, 47, 314, 331, 332})
 destination out of service, network out of order, temporary failure, congestion, resources
 unavailable, SIM busy, no network service, network timeout. Every other code is final."""
 
-_CMS_TEXT = {
-    1: "unassigned number", 8: "operator determined barring", 10: "call barred",
-    21: "short message transfer rejected", 27: "destination out of service",
-    38: "network out of order", 41: "temporary failure", 42: "congestion",
-    47: "resources unavailable", 50: "facility not subscribed", 96: "invalid mandatory information",
-    300: "ME failure", 302: "operation not allowed", 304: "invalid PDU mode parameter",
-    310: "SIM not inserted", 314: "SIM busy", 321: "invalid memory index", 322: "memory full",
-    330: "SMSC address unknown", 331: "no network service", 332: "network timeout",
-    500: "unknown error",
-}  # fmt: skip
-# Lines a modem sends by itself. A line "+X: ..." answers the pending command when that command
-# is "AT+X..." (so +CSQ is the answer to AT+CSQ, a notification otherwise).
-_URC_PREFIXES = (
-    *("+CMTI:", "+CDSI:", "+CMT:", "+CDS:", "RING", "+CSQ:", "^RSSI:", "^HCSQ:", "+CREG:"),
-    *("+CGREG:", "+CEREG:", "+CLIP:", "+CUSD:", "^BOOT:", "^MODE:", "^SRVST:", "^SIMST:"),
-    *("+QIND:", "+PBREADY", "^DSFLOWRPT:", "NO CARRIER"),
-)
-# Notifications whose PDU comes on the next line (TS 27.005 3.4.1).
-_TWO_LINE_URCS = ("+CDS:", "+CMT:")
-_HEX_RE = re.compile(r"[0-9A-Fa-f]+")
-_ERROR_RE = re.compile(r"^(?:\+(CMS|CME) ERROR:\s*(.*)|ERROR|COMMAND NOT SUPPORT)$")
 _LIST_RE = re.compile(r"^\+CMGL:\s*(\d+),\s*(\d+)")
-_MAX_LINE = 65_536
 _POLLS_PER_SCAN = 10
 _MAX_REFERENCES = 1000
 # TS 23.040 9.2.3.15: received by the recipient (0x00), forwarded with no confirmation (0x01),
 # replaced (0x02); 0x20-0x2F: the service centre is still trying.
 _DELIVERED = range(0x03)
 _STILL_TRYING = range(0x20, 0x30)
-
-
-class ModemError(Exception):
-    """The modem did not do what was asked."""
-
-
-class AtError(ModemError):
-    """A command ended in ``ERROR``, ``+CMS ERROR: n`` or ``+CME ERROR: n``."""
-
-    def __init__(self, line: str, kind: str = "", code: int | None = None) -> None:
-        self.kind, self.code = kind, code
-        detail = _CMS_TEXT.get(code, "") if kind == "CMS" and code is not None else ""
-        super().__init__(f"{line} ({detail})" if detail else line)
-
-
-class _Unavailable(ModemError):
-    """The modem stopped answering or the port closed; ``data_sent``: after the PDU went."""
-
-    def __init__(self, message: str, *, data_sent: bool = False) -> None:
-        super().__init__(message)
-        self.data_sent = data_sent
 
 
 class _SimLocked(ModemError):
@@ -125,135 +81,6 @@ async def _open_serial(port: str, baud: int) -> tuple[asyncio.StreamReader, asyn
     import serial_asyncio_fast  # noqa: PLC0415 - optional dependency (the `modem` extra)
 
     return await serial_asyncio_fast.open_serial_connection(url=port, baudrate=baud)
-
-
-@dataclass
-class _Pending:
-    command: str
-    done: asyncio.Future[None]
-    prompt: asyncio.Future[None]
-    lines: list[str]
-    error: AtError | None = None
-    data_sent: bool = False
-
-
-class _AtChannel:
-    """One open port: writes commands, reads lines, routes them (see the module docstring)."""
-
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        on_urc: Callable[[str, str | None], None],
-        on_closed: Callable[[], None],
-    ) -> None:
-        self._reader, self._writer = reader, writer
-        self._on_urc, self._on_closed = on_urc, on_closed
-        self._pending: _Pending | None = None
-        self._urc_head: str | None = None  # a two-line notification awaiting its PDU line
-        self.closed = False
-        self._task = asyncio.create_task(self._read_lines())
-
-    async def command(self, command: str, *, wait: float, data: str | None = None) -> list[str]:
-        loop = asyncio.get_running_loop()
-        pending = _Pending(command, loop.create_future(), loop.create_future(), [])
-        if self.closed:
-            raise _Unavailable("the serial port is closed")
-        self._pending = pending
-        try:
-            async with asyncio.timeout(wait):
-                self._writer.write(command.encode() + b"\r")
-                if data is not None:
-                    await asyncio.wait(
-                        (pending.done, pending.prompt), return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if not pending.done.done():
-                        pending.data_sent = True
-                        self._writer.write(data.encode() + b"\x1a")
-                await pending.done
-        except TimeoutError:
-            raise _Unavailable(f"no answer to {command}", data_sent=pending.data_sent) from None
-        except _Unavailable as exc:
-            raise _Unavailable(str(exc), data_sent=pending.data_sent) from None
-        except asyncio.CancelledError:
-            # Its answer may still come and be taken for the next command's: start afresh.
-            self.closed = True
-            self._on_closed()
-            raise
-        finally:
-            self._pending = None
-        if pending.error is not None:
-            raise pending.error
-        return pending.lines
-
-    async def _read_lines(self) -> None:
-        buffer = b""
-        try:
-            while chunk := await self._reader.read(4096):
-                buffer += chunk
-                while True:
-                    buffer = buffer.lstrip(b"\r\n")
-                    pending = self._pending
-                    if buffer.startswith(b">") and pending and not pending.prompt.done():
-                        pending.prompt.set_result(None)  # "> ": send the PDU now
-                        buffer = buffer[1:].lstrip(b" ")
-                        continue
-                    end = re.search(rb"[\r\n]", buffer)
-                    if end is None:
-                        break
-                    line, buffer = buffer[: end.start()], buffer[end.end() :]
-                    self._route(line.decode("ascii", "replace").strip())
-                if len(buffer) > _MAX_LINE:
-                    buffer = b""
-        except (OSError, ConnectionError) as exc:
-            log.debug("reading the modem failed: %s", exc)
-        finally:
-            self.closed = True
-            pending = self._pending
-            if pending is not None and not pending.done.done():
-                pending.done.set_exception(_Unavailable("the serial port closed"))
-            self._on_closed()
-
-    def _route(self, line: str) -> None:
-        pending = self._pending
-        if not line or (pending is not None and line == pending.command):  # empty or echo
-            return
-        head, self._urc_head = self._urc_head, None
-        if head is not None:
-            if _HEX_RE.fullmatch(line):
-                self._on_urc(head, line)
-                return
-            self._on_urc(head, None)  # its PDU never came: this line is an ordinary one
-        if pending is None or pending.done.done() or not _answers(line, pending.command):
-            if line.startswith(_TWO_LINE_URCS):
-                self._urc_head = line
-            else:
-                self._on_urc(line, None)
-        elif line == "OK":
-            pending.done.set_result(None)
-        elif match := _ERROR_RE.match(line):
-            kind, detail = match.group(1) or "", (match.group(2) or "").strip()
-            pending.error = AtError(line, kind, int(detail) if detail.isdigit() else None)
-            pending.done.set_result(None)
-        else:
-            pending.lines.append(line)
-
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(2):
-                await self._writer.wait_closed()
-
-
-def _answers(line: str, command: str) -> bool:
-    """Whether ``line`` belongs to the answer of ``command`` rather than being a notification."""
-    prefix = line.partition(":")[0]
-    if line[:1] in "+^" and ":" in line and command.upper().startswith("AT" + prefix):
-        return True
-    return not line.startswith(_URC_PREFIXES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +130,7 @@ class ModemDriver(Driver):
         self._refusal_logged = False
         # TP-MR of each message's last part -> its GUID (None: an earlier part's, not reported).
         self._references: OrderedDict[int, str | None] = OrderedDict()
-        self._channel: _AtChannel | None = None
+        self._channel: AtChannel | None = None
         self._lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
         self._delete_lock = asyncio.Lock()
@@ -370,7 +197,7 @@ class ModemDriver(Driver):
         if serial is not None:  # what an earlier session left unread is not for us
             with contextlib.suppress(Exception):
                 serial.reset_input_buffer()
-        self._channel = _AtChannel(reader, writer, self._on_urc, self._on_closed)
+        self._channel = AtChannel(reader, writer, self._on_urc, self._on_closed)
         # ESC ends a PDU prompt a previous run may have left open.
         writer.write(b"\x1b\r")
         await asyncio.sleep(0.1)
@@ -380,7 +207,7 @@ class ModemDriver(Driver):
                 async with self._lock:
                     await channel.command("AT", wait=min(self._command_timeout, 2.0))
                 break
-            except _Unavailable:
+            except ModemUnavailable:
                 if attempt == 2:  # noqa: PLR2004
                     raise
         await self._command("ATE0")
@@ -488,10 +315,10 @@ class ModemDriver(Driver):
         async with self._lock:
             channel = self._channel
             if channel is None:
-                raise _Unavailable("the modem is not open")
+                raise ModemUnavailable("the modem is not open")
             try:
                 return await channel.command(command, wait=wait or self._command_timeout, data=data)
-            except _Unavailable:
+            except ModemUnavailable:
                 channel.closed = True  # the port's task reopens it
                 self._wake.set()
                 raise
@@ -532,7 +359,7 @@ class ModemDriver(Driver):
             except AtError as exc:
                 retry = exc.kind == "CMS" and exc.code in RETRYABLE_CMS_ERRORS
                 return RadioOutcome.failure(f"modem: {exc}", operator=retry)
-            except _Unavailable as exc:
+            except ModemUnavailable as exc:
                 if exc.data_sent or number > 0:
                     return RadioOutcome.failure(
                         "the modem stopped answering while sending; the SMS may have left",
@@ -676,7 +503,7 @@ class ModemDriver(Driver):
                     await self._command(f"AT+CMGD={index}")
                 except AtError as exc:  # already gone (invalid index): nothing left to do
                     log.warning("modem on %s: deleting SMS %d: %s", self.port, index, exc)
-                except _Unavailable:
+                except ModemUnavailable:
                     return  # deleted after the modem is back
                 self._to_delete.discard(index)
                 self._queued.discard(index)
