@@ -20,13 +20,13 @@ from simgate.domain import expiry, guids, timefmt
 from simgate.domain.channels import Channel
 from simgate.domain.errors import invalid, missing
 from simgate.services import idempotency, messages
+from simgate.services import sent_log as sent_log_service
 from simgate.services.messages import (
-    DeleteQuery,
-    LogQuery,
     SendOutcome,
     SendRequest,
     SentMessage,
 )
+from simgate.services.sent_log import DeleteQuery, LogQuery
 
 router = APIRouter(tags=["SMS"])
 
@@ -229,7 +229,7 @@ def logged_sms(message: SentMessage, zone: ZoneInfo) -> dict[str, Any]:
 
 async def sent_log(request: Request) -> Response:
     ctx, params, account_id = await start(request)
-    found = await messages.sent_log(ctx, account_id, log_query(params))
+    found = await sent_log_service.sent_log(ctx, account_id, log_query(params))
     items = [logged_sms(message, ctx.settings.zone) for message in found]
     return json(bodies.sms_list(items, empty_code="no_result"))
 
@@ -267,7 +267,7 @@ def delete_query(params: Params) -> DeleteQuery:
 
 async def deletesms(request: Request) -> Response:
     ctx, params, account_id = await start(request)
-    deleted = await messages.delete_logged(ctx, account_id, delete_query(params))
+    deleted = await sent_log_service.delete_logged(ctx, account_id, delete_query(params))
     return json(
         {
             "success": True,

@@ -14,7 +14,7 @@ from simgate.context import Context
 from simgate.devices.lifecycle import SessionState
 from simgate.devices.session import DeviceSession
 from simgate.dispatch.dispatcher import Dispatcher
-from simgate.services import accounts, devices, messages
+from simgate.services import accounts, devices, messages, sent_log
 from simgate.services.messages import SendRequest
 from simgate.store.database import Database
 from tests.conftest import make_settings
@@ -72,7 +72,7 @@ async def test_an_interrupted_delivery_puts_its_messages_back_in_the_queue(
         assert [frame["type"] for frame in socket.sent] == ["welcome"]
 
         async def states() -> list[str]:
-            rows = await messages.sent_log(ctx, account.account_id, messages.LogQuery())
+            rows = await sent_log.sent_log(ctx, account.account_id, sent_log.LogQuery())
             return sorted(row.state for row in rows)
 
         # The socket's end and the put-back race; the put-back is one transaction away.

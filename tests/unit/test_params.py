@@ -21,7 +21,7 @@ from simgate.api.params import (
     parse_integer,
 )
 from simgate.domain.errors import InvalidParameter, MissingParameter
-from simgate.services.messages import DeleteQuery, LogQuery
+from simgate.services.sent_log import DeleteQuery, LogQuery
 
 #: What a 400 is made of; anything else raised by a parser is a 500.
 CLEAN = (InvalidParameter, MissingParameter)
