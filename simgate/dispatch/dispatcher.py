@@ -222,7 +222,6 @@ class Dispatcher:
         turn = self._turn.get(account_id, 0)
         self._turn[account_id] = turn + 1
         lease_until = now + self._ctx.settings.lease_seconds * 1000
-        claimed: list[tuple[Carrier, list[Outgoing]]] = []
         limit = min(CANDIDATES, 4 * sum(seat.room for seat in seats) + 16)
         async with self._ctx.db.begin() as conn:
             candidates = await message_store.due_candidates(
@@ -242,19 +241,19 @@ class Dispatcher:
                 else {}
             )
             assignment = plan(policy, seats, candidates, turn=turn, homes=homes)
-            for sid, ids in assignment.items():
-                carrier = by_sid[sid]
-                batch = await message_store.claim_ids(
-                    conn,
-                    account_id,
-                    ids,
-                    device_id=carrier.device_id,
-                    device_sid=carrier.sid,
-                    now_ms=now,
-                    lease_until_ms=lease_until,
-                )
-                if batch:
-                    claimed.append((carrier, batch))
+            planned = {
+                message_id: (by_sid[sid].device_id, sid)
+                for sid, ids in assignment.items()
+                for message_id in ids
+            }
+            got = await message_store.claim(
+                conn, account_id, planned, now_ms=now, lease_until_ms=lease_until
+            )
+        claimed = [
+            (carrier, got[carrier.device_id])
+            for carrier in by_sid.values()
+            if got.get(carrier.device_id)
+        ]
         for carrier, batch in claimed:
             self._pacers[carrier.device_id].record(now, len(batch))
         if sum(len(batch) for _carrier, batch in claimed) < len(candidates):

@@ -8,11 +8,12 @@ still queued) message as sent. Each move goes through the store's one transition
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 import structlog
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate import bus
 from simgate.context import Context
@@ -85,37 +86,44 @@ async def put_back(ctx: Context, device: Device, guids: Collection[str]) -> int:
     return count
 
 
+@dataclass(frozen=True, slots=True)
+class _SentReport:
+    device: Device
+    guid: str
+    sim: int | None
+    at_ms: int
+
+
 async def report_sent(ctx: Context, device: Device, guid: str, sim: int | None) -> Report:
-    """The device's radio sent ``guid``. Idempotent: a repeated report changes nothing."""
-    now = ctx.clock()
-    async with ctx.db.begin() as conn:
-        row = await message_store.transition(
-            conn,
-            device.account_id,
-            guid,
-            MessageState.SENT,
-            only_from=(MessageState.DISPATCHED,),
-            holder=device.id,
-            values={
-                "sent_ms": now,
-                "updated_ms": now,
-                "sent_sim": sim,
-                "device_sid": device.sid,
-                "lease_until_ms": None,
-                "error_mobile": "",
-            },
-        )
-        if row is not None:
-            return Report.SENT
-        current = await message_store.get(conn, device.account_id, guid)
-    if (
-        current is not None
-        and current["state"] == MessageState.SENT.value
-        and current["device_id"] == device.id
-    ):
-        return Report.REPEATED
-    _not_held(device, guid, "sent", current)
-    return Report.NOT_HELD
+    """The device's radio sent ``guid``. Idempotent: a repeated report changes nothing.
+
+    Reports from all devices are stored together, many per transaction: on a busy gateway
+    one commit per report would be the limit on how fast the queue drains.
+    """
+    return await ctx.db.together(_store_sent, _SentReport(device, guid, sim, ctx.clock()))
+
+
+async def _store_sent(conn: AsyncConnection, reports: Sequence[_SentReport]) -> list[Report]:
+    moved = await message_store.mark_sent(
+        conn,
+        [(report.device.id, report.guid, report.sim) for report in reports],
+        now_ms=max(report.at_ms for report in reports),
+    )
+    others = {report.guid for report in reports} - moved
+    current = await message_store.holders(conn, others)
+    outcomes: list[Report] = []
+    for report in reports:
+        if report.guid in moved:
+            moved.discard(report.guid)  # the same report twice in one batch: once is SENT
+            outcomes.append(Report.SENT)
+            continue
+        state, holder = current.get(report.guid, (None, None))
+        if state == MessageState.SENT.value and holder == report.device.id:
+            outcomes.append(Report.REPEATED)
+        else:
+            _not_held(report.device, report.guid, "sent", state)
+            outcomes.append(Report.NOT_HELD)
+    return outcomes
 
 
 async def report_failed(
@@ -143,7 +151,7 @@ async def report_failed(
                 and current["device_id"] == device.id
             )
             if not repeated:
-                _not_held(device, guid, "failed", current)
+                _not_held(device, guid, "failed", None if current is None else current["state"])
             return Report.REPEATED if repeated else Report.NOT_HELD
         retries = int(current["retries"])
         settings = ctx.settings
@@ -190,8 +198,7 @@ async def report_delivered(ctx: Context, device: Device, guid: str, at_ms: int) 
     return stored
 
 
-def _not_held(device: Device, guid: str, kind: str, current: RowMapping | None) -> None:
-    state = None if current is None else current["state"]
+def _not_held(device: Device, guid: str, kind: str, state: str | None) -> None:
     log.warning(
         "device_report_ignored",
         reason="message not held by this device",

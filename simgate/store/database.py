@@ -12,12 +12,17 @@ a power cut may lose the last commits, which is the usual trade.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from simgate.store.groupcommit import GroupCommit
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class Database:
@@ -39,6 +44,7 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             self._writer = asyncio.Lock()
+        self._groups: dict[object, GroupCommit[Any, Any]] = {}
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -56,7 +62,23 @@ class Database:
         async with self.engine.connect() as conn:
             yield conn
 
+    async def together(
+        self,
+        apply: Callable[[AsyncConnection, Sequence[Item]], Awaitable[Sequence[Result]]],
+        item: Item,
+    ) -> Result:
+        """Apply ``item`` in a transaction shared with other callers of the same ``apply``.
+
+        Returns once that transaction has committed (see :mod:`simgate.store.groupcommit`).
+        """
+        group = self._groups.get(apply)
+        if group is None:
+            group = self._groups[apply] = GroupCommit(self.begin, apply)
+        return cast(Result, await group.submit(item))
+
     async def dispose(self) -> None:
+        for group in list(self._groups.values()):
+            await group.drain()
         await self.engine.dispose()
 
 

@@ -17,11 +17,13 @@ from sqlalchemy import (
     ColumnElement,
     String,
     Update,
+    bindparam,
     cast,
     func,
     literal,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import RowMapping
@@ -57,7 +59,9 @@ def _move(
             names = ", ".join(sorted(state.value for state in illegal))
             raise IllegalTransition(f"No transition from {names} to {to.value} in the table.")
         allowed = frozenset(only_from)
-    guard = messages.c.state.in_(sorted(state.value for state in allowed))
+    names = sorted(state.value for state in allowed)
+    # One source compares with "=": cheaper, and usable in a statement run over many rows.
+    guard = messages.c.state == names[0] if len(names) == 1 else messages.c.state.in_(names)
     return update(messages).where(guard, *where).values(state=to.value, **dict(values or {}))
 
 
@@ -108,6 +112,56 @@ async def transition(
     )
     row: RowMapping | None = result.mappings().first()
     return row
+
+
+async def mark_sent(
+    conn: AsyncConnection,
+    reports: Sequence[tuple[int, str, int | None]],
+    *,
+    now_ms: int,
+) -> set[str]:
+    """Move each ``(device_id, guid, sim)`` to sent if that device holds it; the GUIDs moved.
+
+    Many devices' reports in a few statements (one per SIM number reported): the device
+    reports of a busy gateway are stored together (see :mod:`simgate.store.groupcommit`).
+    """
+    by_sim: dict[int | None, list[tuple[int, str]]] = {}
+    for device_id, guid, sim in reports:
+        by_sim.setdefault(sim, []).append((device_id, guid))
+    moved: set[str] = set()
+    for sim, pairs in by_sim.items():
+        result = await conn.execute(
+            _move(
+                MessageState.SENT,
+                # The plain IN finds the rows by the unique GUID index; the pair checks the holder.
+                messages.c.guid.in_(sorted({guid for _device, guid in pairs})),
+                tuple_(messages.c.device_id, messages.c.guid).in_(pairs),
+                only_from=(MessageState.DISPATCHED,),
+                values={
+                    "sent_ms": now_ms,
+                    "updated_ms": now_ms,
+                    "sent_sim": sim,
+                    "lease_until_ms": None,
+                    "error_mobile": "",
+                },
+            ).returning(messages.c.guid)
+        )
+        moved.update(str(guid) for guid in result.scalars())
+    return moved
+
+
+async def holders(
+    conn: AsyncConnection, guids: Collection[str]
+) -> dict[str, tuple[str, int | None]]:
+    """State and holding device of each of ``guids`` that exists."""
+    if not guids:
+        return {}
+    result = await conn.execute(
+        select(messages.c.guid, messages.c.state, messages.c.device_id).where(
+            messages.c.guid.in_(sorted(guids))
+        )
+    )
+    return {str(row.guid): (str(row.state), row.device_id) for row in result}
 
 
 async def due_candidates(
@@ -166,35 +220,52 @@ async def due_candidates(
     ]
 
 
-async def claim_ids(
+async def claim(
     conn: AsyncConnection,
     account_id: int,
-    ids: Collection[int],
+    plan: Mapping[int, tuple[int, str]],
     *,
-    device_id: int,
-    device_sid: str,
     now_ms: int,
     lease_until_ms: int,
-) -> list[Outgoing]:
-    """Move the planned messages that are still queued to dispatched, for this device."""
-    if not ids:
-        return []
-    result = await conn.execute(
+) -> dict[int, list[Outgoing]]:
+    """Move the planned messages (id → (device id, device SID)) that are still queued to
+    dispatched for their device; what each device got, oldest first.
+
+    One statement for the whole plan, however many devices it spans (run as one prepared
+    statement over all rows), then one read of what the devices need to send.
+    """
+    if not plan:
+        return {}
+    await conn.execute(
         _move(
             MessageState.DISPATCHED,
             messages.c.account_id == account_id,
-            messages.c.id.in_(sorted(ids)),
+            messages.c.id == bindparam("b_id"),
             values={
-                "device_id": device_id,
-                "device_sid": device_sid,
+                "device_id": bindparam("b_device"),
+                "device_sid": bindparam("b_sid"),
                 "dispatched_ms": now_ms,
                 "lease_until_ms": lease_until_ms,
                 "updated_ms": now_ms,
             },
-        ).returning(messages)
+        ),
+        [
+            {"b_id": message_id, "b_device": device_id, "b_sid": sid}
+            for message_id, (device_id, sid) in plan.items()
+        ],
     )
-    rows = sorted(result.mappings().all(), key=lambda row: int(row["id"]))
-    return [outgoing(row) for row in rows]
+    result = await conn.execute(
+        select(messages)
+        .where(messages.c.id.in_(sorted(plan)), messages.c.state == DISPATCHED)
+        .order_by(messages.c.id)
+    )
+    claimed: dict[int, list[Outgoing]] = {}
+    for row in result.mappings():
+        device_id, _sid = plan[int(row["id"])]
+        # A row moved by this very claim: held by the planned device since now.
+        if row["device_id"] == device_id and row["dispatched_ms"] == now_ms:
+            claimed.setdefault(device_id, []).append(outgoing(row))
+    return claimed
 
 
 async def homes(

@@ -89,15 +89,14 @@ async def _claim(
     due = await messages.due_candidates(
         conn, account_id, now_ms=now_ms, sids=[device_sid], channels=channels, limit=limit
     )
-    return await messages.claim_ids(
+    claimed = await messages.claim(
         conn,
         account_id,
-        [candidate.id for candidate in due],
-        device_id=device_id,
-        device_sid=device_sid,
+        {candidate.id: (device_id, device_sid) for candidate in due},
         now_ms=now_ms,
         lease_until_ms=lease_until_ms,
     )
+    return claimed.get(device_id, [])
 
 
 class TestSchema:

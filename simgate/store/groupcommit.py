@@ -1,0 +1,103 @@
+"""Group commit: many callers' small writes share one transaction, each answered after it.
+
+A commit costs the same for one row as for a hundred (the write lock, the journal, the round
+trips), and on SQLite every write transaction waits for the one before it. So instead of one
+transaction per device report or per accepted request, callers hand their item to a
+:class:`GroupCommit` and wait: items that arrive while a transaction is running are applied
+together in the next one, the moment it can start. There is no collecting timer: under light
+load a lone item is committed at once, and under heavy load batches grow by themselves.
+
+Durability is unchanged: a caller's future resolves only after the commit that holds its rows.
+If a batch fails, its items are tried again one by one, so one bad item fails only its own
+caller and the others still commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Generic, TypeVar
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+log = structlog.get_logger(__name__)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class BatchSizeMismatch(RuntimeError):
+    """An apply function returned a different number of results than items it was given."""
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Collects items for one apply function and commits them in shared transactions.
+
+    ``apply`` runs inside the open transaction and returns one result per item, in order.
+    """
+
+    def __init__(
+        self,
+        begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
+        apply: Callable[[AsyncConnection, Sequence[Item]], Awaitable[Sequence[Result]]],
+        *,
+        max_batch: int = 500,
+    ) -> None:
+        self._begin = begin
+        self._apply = apply
+        self._max_batch = max_batch
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Result:
+        """Apply ``item`` in the next shared transaction; its result once that has committed."""
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        # A caller that gives up (a client hanging up) does not cancel the commit others share.
+        return await asyncio.shield(future)
+
+    async def drain(self) -> None:
+        """Wait until everything submitted so far is committed or failed."""
+        while self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                await self._commit(batch)
+        finally:
+            self._flusher = None
+
+    async def _commit(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        items = [item for item, _future in batch]
+        try:
+            results = await self._run(items)
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            log.warning("group_commit_split", items=len(batch), error=repr(exc))
+            for entry in batch:
+                await self._commit([entry])
+            return
+        for (_item, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def _run(self, items: list[Item]) -> Sequence[Result]:
+        async with self._begin() as conn:
+            results = await self._apply(conn, items)
+            if len(results) != len(items):  # rolls the batch back: a bug, not a partial write
+                raise BatchSizeMismatch(f"{len(results)} results for {len(items)} items")
+        return results
+
+
+def _settle(future: asyncio.Future[Result], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
