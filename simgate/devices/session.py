@@ -98,6 +98,8 @@ class DeviceSession:
         self._in_flight: set[str] = set()
         #: Of those, the ones the device answered ``accepted`` to: it has them.
         self._accepted: set[str] = set()
+        #: Sent reports being stored; the read loop goes on meanwhile (see ``_report_sent``).
+        self._reports: set[asyncio.Task[None]] = set()
         self._closing: asyncio.Task[None] | None = None
         self._reloading: asyncio.Task[None] | None = None
         self.log = log.bind(device_sid=device.sid, account_id=device.account_id)
@@ -203,6 +205,8 @@ class DeviceSession:
             for task in keepers:
                 task.cancel()
             await asyncio.gather(*keepers, return_exceptions=True)
+            # What the device reported sent must be stored before anything is put back.
+            await asyncio.gather(*self._reports, return_exceptions=True)
             await self._hand_over(clean=clean, current=current)
 
     async def _hand_over(self, *, clean: bool, current: bool) -> None:
@@ -346,10 +350,14 @@ class DeviceSession:
             await self._handle(frame)
 
     async def _handle(self, frame: Frame | UnknownFrame) -> None:
+        if isinstance(frame, SentFrame):
+            await self._report_sent(frame)
+            return
+        if self._reports and not isinstance(frame, AcceptedFrame | PingFrame | PongFrame):
+            # Anything else may depend on a report before it (a delivery report on a message
+            # just reported sent): store those first, in the order the device sent them.
+            await asyncio.gather(*self._reports)
         match frame:
-            case SentFrame(id=frame_id, guid=guid, sim=sim):
-                await delivery.report_sent(self._ctx, self.device, guid, sim)
-                await self._settled(guid, frame_id)
             case FailedFrame(id=frame_id, guid=guid, error=error, operator=operator):
                 await delivery.report_failed(self._ctx, self.device, guid, error, operator=operator)
                 await self._settled(guid, frame_id)
@@ -402,6 +410,36 @@ class DeviceSession:
                         field="type",
                     )
                 )
+
+    async def _report_sent(self, frame: SentFrame) -> None:
+        """Store a sent report without holding up the next frame.
+
+        A device reports a window of messages in a burst; waiting for each report's commit
+        before reading the next would make every report its own transaction. Stored in the
+        background, they share commits with every other device's (a group commit). At most a
+        window's worth is pending; past that the loop waits, so a device cannot pile up work.
+        """
+        if len(self._reports) >= max(1, self._ctx.settings.device_window):
+            await asyncio.wait(self._reports, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.get_running_loop().create_task(self._store_sent(frame))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    async def _store_sent(self, frame: SentFrame) -> None:
+        try:
+            await delivery.report_sent(self._ctx, self.device, frame.guid, frame.sim)
+        except Exception:
+            # Not acknowledged: the device resends the report when it reconnects.
+            self.log.exception("sent_report_not_stored", guid=frame.guid)
+            self._become_closing()
+            self._close_soon(1011, "could not store a report")
+            return
+        with contextlib.suppress(*GONE):
+            await self._settled(frame.guid, frame.id)
+
+    def _become_closing(self) -> None:
+        if self._state not in (SessionState.CLOSING, SessionState.CLOSED):
+            self._become(SessionState.CLOSING)
 
     async def _settled(self, guid: str, frame_id: str) -> None:
         """A report is stored: acknowledge it, and free its slot in the window."""

@@ -56,8 +56,8 @@ def _move(
     if only_from is not None:
         illegal = set(only_from) - allowed
         if illegal:
-            names = ", ".join(sorted(state.value for state in illegal))
-            raise IllegalTransition(f"No transition from {names} to {to.value} in the table.")
+            listed = ", ".join(sorted(state.value for state in illegal))
+            raise IllegalTransition(f"No transition from {listed} to {to.value} in the table.")
         allowed = frozenset(only_from)
     names = sorted(state.value for state in allowed)
     # One source compares with "=": cheaper, and usable in a statement run over many rows.

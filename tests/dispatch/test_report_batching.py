@@ -1,0 +1,108 @@
+"""Reports from many phones are stored together, and a phone need not wait for each ack.
+
+A busy gateway drains its queue only as fast as it stores ``sent`` reports: one transaction
+per report held a 50 000-message drain to ~150 msg/s. Reports that arrive together now share
+statements and commits, and a phone's burst of reports is read without waiting for each commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from tests.dispatch.test_window_and_leases import AT, send_sms, sends_within, states
+from tests.support.handphone import connected
+from tests.support.server import LiveServer
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+PHONES = 4
+WINDOW = 8
+
+
+class SentStatements:
+    """Counts the statements that move messages to sent, as the server executes them."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        self._engine = server.ctx.db.engine.sync_engine
+        event.listen(self._engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, params: Any, *_rest: Any) -> None:
+        text = " ".join(statement.split()).upper()
+        rows = params if isinstance(params, list) else [params]
+        if text.startswith("UPDATE MESSAGES") and any(
+            "sent" in (row.values() if isinstance(row, dict) else row) for row in rows
+        ):
+            with self._lock:
+                self.count += 1
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._seen)
+
+
+async def test_a_burst_of_reports_from_several_phones_shares_statements(
+    server_factory: Callable[..., LiveServer],
+) -> None:
+    server = server_factory(device_window=WINDOW)
+    account = server.create_account()
+    paired = [server.add_device(account, label=f"phone {index}") for index in range(PHONES)]
+    async with AsyncExitStack() as stack:
+        phones = [await stack.enter_async_context(connected(server, p.token)) for p in paired]
+        guids = await send_sms(server, account, count=PHONES * WINDOW)
+        held = await asyncio.gather(*(sends_within(phone, 1.5) for phone in phones))
+        assert sorted(guid for window in held for guid in window) == sorted(guids)
+        counter = SentStatements(server)
+        try:
+            # Every phone reports its whole window at once, without waiting for an ack.
+            for phone, window in zip(phones, held, strict=True):
+                for guid in window:
+                    await phone.send({"type": "sent", "id": f"s-{guid}", "guid": guid, "at": AT})
+            acks = await asyncio.gather(
+                *(_acks(phone, len(window)) for phone, window in zip(phones, held, strict=True))
+            )
+        finally:
+            counter.close()
+    assert sorted(ack for phone_acks in acks for ack in phone_acks) == sorted(
+        f"s-{guid}" for guid in guids
+    )
+    assert set((await states(server, account)).values()) == {"sent"}
+    # One statement per report was the old way; shared ones are far fewer.
+    assert counter.count <= len(guids) // 4, counter.count
+
+
+async def test_a_delivery_report_right_behind_its_sent_report_is_kept(
+    server_factory: Callable[..., LiveServer],
+) -> None:
+    """The phone does not wait for the ack of ``sent`` before ``delivered``: the delivery
+    report must still find the message sent, not be dropped as early."""
+    server = server_factory(device_window=WINDOW)
+    account = server.create_account()
+    paired = server.add_device(account)
+    async with connected(server, paired.token) as phone:
+        guids = await send_sms(server, account, count=3)
+        assert await sends_within(phone, 1.0) == guids
+        for guid in guids:
+            await phone.send({"type": "sent", "id": f"s-{guid}", "guid": guid, "at": AT})
+            await phone.send({"type": "delivered", "id": f"d-{guid}", "guid": guid, "at": AT + 5})
+        assert len(await _acks(phone, 2 * len(guids))) == 2 * len(guids)
+    log = await _sent_log(server, account.api_key)
+    assert {row["guid"]: bool(row["delivered"]) for row in log} == dict.fromkeys(guids, True)
+
+
+async def _acks(phone: Any, count: int) -> list[str]:
+    return [str((await asyncio.wait_for(phone.next("ack"), 5))["id"]) for _ in range(count)]
+
+
+async def _sent_log(server: LiveServer, api_key: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.get("/log/sent/sms/", params={"apikey": api_key})
+    return list(response.json()["result"]["sms"])
