@@ -4,12 +4,18 @@ Battery and signal changes go straight to the live connection (best effort, as `
 are remembered for the next ``hello``. An SMS that arrived, or one the owner typed on the phone,
 becomes a ``received``/``mobile_sent`` frame in the durable outbox before the driver is asked for
 its next event, so a crash cannot lose it.
+
+An event with a ``key`` gets a frame id derived from it, the same whenever the driver reads that
+SMS again: a second copy is then not queued while the first waits for its ack, and the server,
+which stores one SMS per frame id, drops a copy sent after the first was acknowledged. The
+event's ``ref`` travels with the frame, and the server's ack hands it back to the driver.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable
 
@@ -17,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from simgate.agent.connection import Connection
 from simgate.agent.drivers.base import DeliveryReport, Driver, DriverEvent, InboundSms, StatusUpdate
-from simgate.agent.outbox import AckedFrame, Outbox
+from simgate.agent.outbox import AckedFrame, Outbox, PendingFrame
 from simgate.protocol import (
     DeliveredFrame,
     MobileSentFrame,
@@ -27,11 +33,17 @@ from simgate.protocol import (
     new_frame_id,
 )
 
-__all__ = ["EventPump"]
+__all__ = ["EventPump", "stable_frame_id"]
 
 log = logging.getLogger(__name__)
 
 _DRIVER_RESTART_SECONDS = 5.0
+
+
+def stable_frame_id(driver: str, key: str) -> str:
+    """The frame id of the event ``key`` of ``driver``: 64 hex digits, where fresh ids have 32,
+    so the two kinds never meet."""
+    return hashlib.sha256(f"{driver}\x00{key}".encode()).hexdigest()
 
 
 def _clamp(value: int | None, top: int) -> int | None:
@@ -92,6 +104,16 @@ class EventPump:
                     with contextlib.suppress(Exception):
                         await aclose()
 
+    def acknowledged(self, item: PendingFrame) -> None:
+        """The server acknowledged ``item``, whose event carried a driver ``ref``: tell the
+        driver (a failing driver is logged; the ack itself stands)."""
+        if item.ref is None:
+            return
+        try:
+            self._driver.acknowledged(item.ref)
+        except Exception:
+            log.exception("the %s driver failed to take an acknowledgement", self._driver.name)
+
     async def _on_event(self, event: DriverEvent) -> None:
         if isinstance(event, StatusUpdate):
             self.status = _clamped(event)
@@ -106,12 +128,17 @@ class EventPump:
                         )
                     )
             return
+        frame_id = (
+            new_frame_id() if event.key is None else stable_frame_id(self._driver.name, event.key)
+        )
+        if self._outbox.pending(frame_id) is not None:
+            return  # read again (after a restart, say) while the first copy awaits its ack
         frame: AckedFrame
         if isinstance(event, DeliveryReport):
-            frame = DeliveredFrame(id=new_frame_id(), guid=event.guid, at=event.at_ms)
+            frame = DeliveredFrame(id=frame_id, guid=event.guid, at=event.at_ms)
         elif isinstance(event, InboundSms):
             frame = ReceivedFrame(
-                id=new_frame_id(),
+                id=frame_id,
                 number=event.number,
                 text=event.text,
                 at=event.at_ms,
@@ -119,12 +146,12 @@ class EventPump:
             )
         else:
             frame = MobileSentFrame(
-                id=new_frame_id(),
+                id=frame_id,
                 number=event.number,
                 text=event.text,
                 at=event.at_ms,
                 formatted=format_phone_time(event.at_ms),
             )
-        self._outbox.append(frame)
+        self._outbox.append(frame, ref=event.ref)
         # Durable before the driver is asked for the next event (see Driver.events).
         await self._outbox.commit()

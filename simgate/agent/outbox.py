@@ -13,16 +13,23 @@ The :class:`Outbox` keeps the queue of unacknowledged frames itself, the GUID re
 :class:`~simgate.agent.statefile.StateFile`. Writes are grouped: every caller that needs
 durability awaits :meth:`Outbox.commit`, and all changes made before a write starts share it, so a
 burst of messages costs a few writes rather than one per message.
+
+The same file carries what drivers ask to keep (:meth:`Outbox.driver_state`, a small JSON
+document per driver name) and, with each pending frame, the driver's ``ref`` for the event it
+came from: the server's ack for that frame reaches the driver (``on_acknowledged``) even when it
+arrives after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from simgate.agent.drivers.base import Json
 from simgate.agent.ledger import Ledger, MessageRecord
 from simgate.agent.statefile import STATE_FILE_NAME, AgentStateError, StateFile
 from simgate.protocol import (
@@ -42,6 +49,7 @@ __all__ = [
     "UNKNOWN_OUTCOME_ERROR",
     "AckedFrame",
     "AgentStateError",
+    "DriverDocument",
     "MessageRecord",
     "Outbox",
     "PendingFrame",
@@ -59,10 +67,29 @@ AckedFrame: TypeAlias = SentFrame | FailedFrame | DeliveredFrame | ReceivedFrame
 
 @dataclass(frozen=True, slots=True)
 class PendingFrame:
-    """A frame waiting for its ack; ``seq`` orders resends as the frames were first made."""
+    """A frame waiting for its ack; ``seq`` orders resends as the frames were first made;
+    ``ref`` is the driver's handle of the event the frame reports (see ``Driver.acknowledged``).
+    """
 
     seq: int
     frame: AckedFrame
+    ref: str | None = None
+
+
+class DriverDocument:
+    """One driver's document in the state file (the ``DriverState`` a driver is given)."""
+
+    def __init__(self, documents: dict[str, Json], name: str, changed: Callable[[], None]) -> None:
+        self._documents, self._name, self._changed = documents, name, changed
+
+    def load(self) -> Json:
+        """What the driver saved last (None: nothing yet)."""
+        return self._documents.get(self._name)
+
+    def save(self, value: Json) -> None:
+        """Keep ``value``; it is written with the outbox's next write."""
+        self._documents[self._name] = value
+        self._changed()
 
 
 class Outbox:
@@ -71,13 +98,20 @@ class Outbox:
     Not thread-safe: it lives on the agent's event loop; only the file write runs in a thread.
     Records of acknowledged outcomes are kept for ``keep_done_ms`` (at most ``keep_done`` of
     them), long enough to recognise a late duplicate ``send``; unacknowledged ones are never
-    dropped.
+    dropped. ``on_acknowledged`` is called with each acknowledged frame that carries a ``ref``.
     """
 
     def __init__(
-        self, state_dir: Path, *, keep_done: int = 5000, keep_done_ms: int = 24 * 3600 * 1000
+        self,
+        state_dir: Path,
+        *,
+        keep_done: int = 5000,
+        keep_done_ms: int = 24 * 3600 * 1000,
+        on_acknowledged: Callable[[PendingFrame], None] | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self._on_acknowledged = on_acknowledged
+        self._drivers: dict[str, Json] = {}
         self._file = StateFile(state_dir)
         self.path = self._file.path
         self._pending: dict[str, PendingFrame] = {}  # insertion order is seq order
@@ -137,12 +171,15 @@ class Outbox:
                     SentFrame | FailedFrame | DeliveredFrame | ReceivedFrame | MobileSentFrame,
                 ):
                     raise ValueError(f"unexpected pending frame {entry['frame']!r}")
-                seq = entry["seq"]
-                if not isinstance(seq, int):
-                    raise ValueError("bad seq")
-                pending.append(PendingFrame(seq=seq, frame=frame))
+                seq, ref = entry["seq"], entry.get("ref")
+                if not isinstance(seq, int) or not isinstance(ref, str | None):
+                    raise ValueError("bad seq or ref")
+                pending.append(PendingFrame(seq=seq, frame=frame, ref=ref))
             messages = Ledger.parse(data["messages"])
             next_seq = int(data["next_seq"])
+            drivers = data.get("drivers", {})  # absent from files of earlier versions
+            if not isinstance(drivers, dict):
+                raise ValueError("bad drivers")
         except (ValueError, KeyError, TypeError, ProtocolError) as exc:
             raise AgentStateError(
                 f"the agent state file {self.path} is unreadable ({exc}). Move it away to start "
@@ -153,14 +190,17 @@ class Outbox:
         if self._pending:
             self.emptied.clear()
         self._ledger.restore(messages)
+        self._drivers.clear()
+        self._drivers.update(drivers)
         self._next_seq = max([next_seq, *(item.seq + 1 for item in pending)])
         self._durable_seq = self._next_seq - 1
 
     # ------------------------------------------------------------------------ pending frames
 
-    def append(self, frame: AckedFrame) -> PendingFrame:
-        """Queue a frame for the server; it is sent once durable and kept until acked."""
-        item = PendingFrame(seq=self._next_seq, frame=frame)
+    def append(self, frame: AckedFrame, *, ref: str | None = None) -> PendingFrame:
+        """Queue a frame for the server; it is sent once durable and kept until acked. ``ref``
+        goes back to the driver with the ack (``on_acknowledged``)."""
+        item = PendingFrame(seq=self._next_seq, frame=frame, ref=ref)
         self._next_seq += 1
         self._pending[frame.id] = item
         self.emptied.clear()
@@ -178,6 +218,8 @@ class Outbox:
         if not self._pending:
             self.emptied.set()
         self._changed()
+        if item.ref is not None and self._on_acknowledged is not None:
+            self._on_acknowledged(item)
         return item
 
     def pending(self, frame_id: str) -> PendingFrame | None:
@@ -196,6 +238,12 @@ class Outbox:
     def pending_count(self) -> int:
         """How many frames wait for an ack."""
         return len(self._pending)
+
+    # ---------------------------------------------------------------------- driver state
+
+    def driver_state(self, name: str) -> DriverDocument:
+        """The document of driver ``name`` in the state file (see ``Driver.use_state``)."""
+        return DriverDocument(self._drivers, name, self._changed)
 
     # ---------------------------------------------------------------------- GUID records
 
@@ -259,9 +307,12 @@ class Outbox:
         document: dict[str, Any] = {
             "next_seq": self._next_seq,
             "pending": [
-                {"seq": item.seq, "frame": item.frame.to_dict()} for item in self._pending.values()
+                {"seq": item.seq, "frame": item.frame.to_dict()}
+                | ({"ref": item.ref} if item.ref is not None else {})
+                for item in self._pending.values()
             ],
             "messages": self._ledger.to_json(),
+            "drivers": self._drivers,
         }
         return self._generation, self._next_seq - 1, self._file.encode(document)
 

@@ -43,7 +43,7 @@ from simgate.agent.config import AgentConfig, ReconnectPolicy
 from simgate.agent.connection import Connection, Transport, await_welcome
 from simgate.agent.events import EventPump
 from simgate.agent.longpoll import LongPollTransport
-from simgate.agent.outbox import Outbox
+from simgate.agent.outbox import Outbox, PendingFrame
 from simgate.agent.transmitter import Transmitter
 from simgate.protocol import (
     CLOSE_INVALID_TOKEN,
@@ -124,7 +124,7 @@ class AgentRunner:
         self._config = config
         self._driver = config.driver
         self._url = device_ws_url(config.server)
-        self.outbox = Outbox(config.state_dir)
+        self.outbox = Outbox(config.state_dir, on_acknowledged=self._acknowledged)
         self._sims = tuple(config.sims if config.sims is not None else self._driver.sims)
         self._capabilities = tuple(
             config.capabilities if config.capabilities is not None else self._driver.capabilities
@@ -182,6 +182,7 @@ class AgentRunner:
         try:
             self.outbox.open()
             try:
+                self._driver.use_state(self.outbox.driver_state(self._driver.name))
                 await self._driver.start()
                 try:
                     await self._serve()
@@ -191,6 +192,10 @@ class AgentRunner:
                 self.outbox.close()
         finally:
             self._ws_logger.removeFilter(redact)
+
+    def _acknowledged(self, item: PendingFrame) -> None:
+        """An acked frame whose event carried a driver ref: the driver gets it back."""
+        self._events.acknowledged(item)
 
     # ------------------------------------------------------------------------ run / stop
 

@@ -8,7 +8,7 @@ Ctrl-Z), ``+CMGL``, ``+CMGR``, ``+CMGD``. What it is asked to send is decoded an
 with ``+CMTI``. A message sent with TP-SRR gets a status report a moment after its ``+CMGS``:
 ``+CDS: <length>`` and the PDU on the next line (``AT+CNMI`` ds=1), or stored and announced with
 ``+CDSI`` (:attr:`store_reports`). Tests can make it refuse sends with ``+CMS ERROR``, refuse
-ds=1, slip notifications into the middle of a command, or go silent.
+ds=1 or deletions, slip notifications into the middle of a command, or go silent.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ class ModemEmulator:
         self.sent_pdus: list[str] = []
         self.commands: list[str] = []
         self.deleted: list[int] = []
+        self.refuse_deletes = False
+        """Answer ``AT+CMGD`` with ``+CMS ERROR: 302`` and keep the SMS (operation not allowed)."""
+        self.references: list[int] = []
+        """The message reference (TP-MR) given in each ``+CMGS`` answer."""
         self.cms_errors: deque[int] = deque()
         """Codes the next ``AT+CMGS`` calls answer with ``+CMS ERROR: n``, one per call."""
         self.urc_during_next: str | None = None
@@ -197,6 +201,8 @@ class ModemEmulator:
                 return self._final(result="+CMS ERROR: 321")
             return self._final(f"+CMGR: {stored_one.status},,0", stored_one.pdu)
         if match := re.fullmatch(r"AT\+CMGD=(\d+)", upper):
+            if self.refuse_deletes:
+                return self._final(result="+CMS ERROR: 302")
             self.deleted.append(int(match.group(1)))
             self.storage.pop(int(match.group(1)), None)
             return self._final()
@@ -212,6 +218,7 @@ class ModemEmulator:
         self.sent.append(submit)
         self.sent_pdus.append(pdu_hex)
         self._mr = (self._mr + 1) % 256
+        self.references.append(self._mr)
         first = bytes.fromhex(pdu_hex)[smsc_octets]
         if first & 0x20 and self.report_delay is not None:  # TP-SRR
             delay = self.send_delay + self.report_delay

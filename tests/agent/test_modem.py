@@ -29,13 +29,6 @@ FAST = {"command_timeout": 1.0, "send_timeout": 2.0, "poll_interval": 0.2,
         "reopen_delays": (0.1, 0.4)}  # fmt: skip
 
 
-@pytest.fixture
-def modem() -> Iterator[ModemEmulator]:
-    emulator = ModemEmulator()
-    yield emulator
-    emulator.close()
-
-
 def make_driver(modem: ModemEmulator, **options: Any) -> ModemDriver:
     return ModemDriver(port=modem.port, **{**FAST, **options})
 
@@ -247,20 +240,26 @@ class TestDeliveryReports:
         await events.aclose()
 
     @pytest.mark.anyio
-    async def test_a_stored_report_is_read_and_deleted_once_handed_over(
-        self, modem: ModemEmulator, driver: ModemDriver
+    async def test_a_stored_report_is_read_and_deleted_once_the_server_has_it(
+        self, modem: ModemEmulator
     ) -> None:
         modem.store_reports = True
+        driver = make_driver(modem, sweep_interval=0.1)
+        await driver.start()
         events = driver.events()
-        assert (await driver.send(outgoing("stored report"))).ok
-        assert (await next_report(events)).guid == "a" * 40
-        [index] = modem.storage
-        await asyncio.sleep(0.4)  # rescans meanwhile: not handed over twice, not deleted
-        assert modem.deleted == []
-        asking = asyncio.create_task(anext(events))
-        await until(lambda: modem.deleted == [index])
-        await cancelled(asking)
-        await events.aclose()
+        try:
+            assert (await driver.send(outgoing("stored report"))).ok
+            report = await next_report(events)
+            assert report.guid == "a" * 40
+            [index] = modem.storage
+            assert f"AT+CMGR={index}" in modem.commands  # read where +CDSI said
+            await no_report(events)  # sweeps meanwhile: not handed over twice, not deleted
+            assert modem.deleted == []
+            assert report.ref is not None
+            driver.acknowledged(report.ref)
+            await until(lambda: modem.deleted == [index])
+        finally:
+            await driver.close()
 
     @pytest.mark.anyio
     async def test_a_modem_refusing_to_route_reports_sends_without_asking_for_them(
@@ -291,20 +290,94 @@ class TestDeliveryReports:
 
 class TestInbound:
     @pytest.mark.anyio
-    async def test_an_sms_is_deleted_only_when_the_next_event_is_asked_for(
+    async def test_a_notification_is_read_with_cmgr_of_the_index_it_names(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        events = driver.events()
+        await until(lambda: "AT+CMGL=4" in modem.commands)  # the one look at start-up
+        listings = modem.commands.count("AT+CMGL=4")
+        modem.store(pdu.encode_deliver("+15550009", "filler", at_ms=T0)[0])
+        index = modem.store(pdu.encode_deliver("+15550001", "read me", at_ms=T0)[0])
+        modem.unsolicited(f'+CMTI: "SM",{index}')
+        inbound = await next_inbound(events)
+        assert (inbound.number, inbound.text) == ("+15550001", "read me")
+        assert f"AT+CMGR={index}" in modem.commands
+        assert modem.commands.count("AT+CMGL=4") == listings  # not listed again for it
+        await events.aclose()
+
+    @pytest.mark.anyio
+    async def test_an_sms_is_deleted_only_once_the_server_has_acknowledged_it(
         self, modem: ModemEmulator, driver: ModemDriver
     ) -> None:
         events = driver.events()
         [index] = modem.receive("MyBank", "Your code is 1234", at_ms=T0)
         inbound = await next_inbound(events)
-        assert inbound == InboundSms(number="MyBank", text="Your code is 1234", at_ms=T0, sim=1)
-        await asyncio.sleep(0.5)  # polls and rescans meanwhile: kept, not read twice
+        assert (inbound.number, inbound.text, inbound.at_ms, inbound.sim) == (
+            "MyBank", "Your code is 1234", T0, 1)  # fmt: skip
+        asking = asyncio.create_task(anext(events))  # the agent stored it: not enough
+        await asyncio.sleep(0.5)  # polls meanwhile: kept, not read twice
+        assert not asking.done()
         assert index in modem.storage
         assert modem.deleted == []
-        asking = asyncio.create_task(anext(events))
+        assert inbound.ref is not None
+        driver.acknowledged(inbound.ref)
         await until(lambda: modem.deleted == [index])
         assert index not in modem.storage
         await cancelled(asking)
+        await events.aclose()
+
+    @pytest.mark.anyio
+    async def test_the_same_sms_read_again_has_the_same_key_and_another_one_not(
+        self, modem: ModemEmulator
+    ) -> None:
+        modem.receive("+15550007", "same", at_ms=T0)
+        modem.receive("+15550007", "same", at_ms=T0 + 1000)
+        keys = []
+        for _ in range(2):  # two runs of the agent
+            driver = make_driver(modem)
+            await driver.start()
+            events = driver.events()
+            try:
+                keys.append([(await next_inbound(events)).key for _ in range(2)])
+            finally:
+                await events.aclose()
+                await driver.close()
+        assert keys[0] == keys[1]
+        assert len(set(keys[0])) == 2
+        assert None not in keys[0]
+
+    @pytest.mark.anyio
+    async def test_a_late_ack_never_deletes_a_newer_sms_in_the_freed_slot(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        events = driver.events()
+        [index] = modem.receive("+15550001", "first", at_ms=T0)
+        first = await next_inbound(events)
+        modem.storage.pop(index)  # deleted by someone else (a phone, ModemManager)
+        assert modem.receive("+15550002", "second", at_ms=T0 + 5000) == [index]
+        assert (await next_inbound(events)).text == "second"
+        assert first.ref is not None
+        driver.acknowledged(first.ref)
+        await asyncio.sleep(0.5)
+        assert modem.deleted == []
+        assert pdu.decode(modem.storage[index].pdu).text == "second"  # type: ignore[union-attr]
+        await events.aclose()
+
+    @pytest.mark.anyio
+    async def test_a_multipart_sms_is_deleted_only_once_the_whole_of_it_is_acknowledged(
+        self, modem: ModemEmulator, driver: ModemDriver
+    ) -> None:
+        events = driver.events()
+        indexes = modem.receive("+15550004", "z" * 300, at_ms=T0, reference=7)
+        assert len(indexes) == 2
+        inbound = await next_inbound(events)
+        assert inbound.text == "z" * 300
+        await asyncio.sleep(0.3)
+        assert modem.deleted == []
+        assert inbound.ref is not None
+        driver.acknowledged(inbound.ref)
+        await until(lambda: sorted(modem.deleted) == sorted(indexes))
+        assert modem.storage == {}
         await events.aclose()
 
     @pytest.mark.anyio
@@ -323,9 +396,9 @@ class TestInbound:
         try:
             inbound = await next_inbound(events)
             assert (inbound.number, inbound.text) == ("+15550002", text)
-            asking = asyncio.create_task(anext(events))
-            await until(lambda: len(modem.storage) == 1)
-            await cancelled(asking)
+            assert inbound.ref is not None
+            driver.acknowledged(inbound.ref)
+            await until(lambda: len(modem.storage) == 1)  # the draft is the owner's
         finally:
             await events.aclose()
             await driver.close()
@@ -349,12 +422,18 @@ class TestInbound:
 
     @pytest.mark.anyio
     async def test_an_sms_whose_notification_was_lost_is_found_by_a_later_look(
-        self, modem: ModemEmulator, driver: ModemDriver
+        self, modem: ModemEmulator
     ) -> None:
+        driver = make_driver(modem, sweep_interval=0.5)
+        await driver.start()
         events = driver.events()
-        modem.store(pdu.encode_deliver("+15550008", "quiet arrival", at_ms=T0)[0])
-        assert (await next_inbound(events)).text == "quiet arrival"  # within 10 polls
-        await events.aclose()
+        try:
+            await until(lambda: "AT+CMGL=4" in modem.commands)
+            modem.store(pdu.encode_deliver("+15550008", "quiet arrival", at_ms=T0)[0])
+            assert (await next_inbound(events)).text == "quiet arrival"
+        finally:
+            await events.aclose()
+            await driver.close()
 
     @pytest.mark.anyio
     async def test_a_multipart_sms_waits_for_its_missing_part(

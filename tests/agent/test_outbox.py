@@ -12,6 +12,7 @@ from simgate.agent.outbox import (
     UNKNOWN_OUTCOME_ERROR,
     AgentStateError,
     Outbox,
+    PendingFrame,
 )
 from simgate.protocol import FailedFrame, ReceivedFrame, SentFrame
 
@@ -66,6 +67,52 @@ class TestPendingFrames:
         outbox.append(received("a"))
         outbox.close()
         assert sorted(path.name for path in tmp_path.iterdir()) == [STATE_FILE_NAME, "state.lock"]
+
+
+class TestDriverRefsAndState:
+    def test_an_ack_after_a_restart_still_hands_the_driver_its_ref(self, tmp_path: Path) -> None:
+        """The ack of an SMS stored before a restart must still let a modem delete it."""
+        first = Outbox(tmp_path)
+        first.open()
+        first.append(received("a"), ref="3:slot")
+        first.append(received("b"))
+        first.close()
+        acked: list[PendingFrame] = []
+        second = Outbox(tmp_path, on_acknowledged=acked.append)
+        second.open()
+        second.acknowledge("b")  # no ref: nothing for the driver
+        second.acknowledge("a")
+        second.acknowledge("a")  # a duplicate ack: not passed on twice
+        second.close()
+        assert [(item.frame.id, item.ref) for item in acked] == [("a", "3:slot")]
+
+    def test_a_drivers_document_survives_a_restart(self, tmp_path: Path) -> None:
+        first = Outbox(tmp_path)
+        first.open()
+        first.driver_state("modem").save({"references": [[7, "g" * 40]]})
+        first.close()
+        second = Outbox(tmp_path)
+        second.open()
+        assert second.driver_state("modem").load() == {"references": [[7, "g" * 40]]}
+        assert second.driver_state("termux").load() is None
+        second.close()
+
+    def test_a_state_file_of_an_earlier_version_without_refs_or_drivers_loads(
+        self, tmp_path: Path
+    ) -> None:
+        box = Outbox(tmp_path)
+        box.open()
+        box.append(received("a"))
+        box.close()
+        document = json.loads((tmp_path / STATE_FILE_NAME).read_text())
+        del document["drivers"]
+        (tmp_path / STATE_FILE_NAME).write_text(json.dumps(document))
+        again = Outbox(tmp_path)
+        again.open()
+        [item] = again.pending_after(0)
+        assert (item.frame.id, item.ref) == ("a", None)
+        assert again.driver_state("modem").load() is None
+        again.close()
 
 
 class TestGuidRecords:

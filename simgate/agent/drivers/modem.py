@@ -2,19 +2,22 @@
 
 One task owns the port: it opens it, initialises the modem (echo off, numeric errors, the SIM
 PIN, PDU mode, ``+CMTI`` notifications for new SMS and ``+CDS`` status reports), then polls the
-signal and reads new SMS until the modem stops answering, when it closes the port and opens it
-again with backoff. Every AT command, sends included, goes through one lock: a modem does one
-thing at a time. The line protocol itself (answers routed to the waiting command, unsolicited
-lines such as ``+CMTI`` and the two-line ``+CDS`` to the handlers here) is
+signal, reads each SMS ``+CMTI`` announces and deletes what the server has
+(:mod:`~simgate.agent.drivers.modem_inbox`), until the modem stops answering, when it closes the
+port and opens it again with backoff. Every AT command, sends included, goes through one lock: a
+modem does one thing at a time. The line protocol itself (answers routed to the waiting command,
+unsolicited lines such as ``+CMTI`` and the two-line ``+CDS`` to the handlers here) is
 :mod:`simgate.agent.drivers.at`.
 
 Delivery reports: every part is sent with TP-SRR set; the ``+CMGS: <mr>`` of a message's last
-part ties the network's status report for ``mr`` to the message, and a report saying
-"received by the recipient" becomes a :class:`DeliveryReport`. Reports the modem stores instead
-(``+CDSI``) are read with the received SMS and deleted once handed over.
+part ties the network's status report for ``mr`` to the message
+(:mod:`~simgate.agent.drivers.modem_reports`, kept in the agent's state file), and a report
+saying "received by the recipient" becomes a :class:`DeliveryReport`. Reports the modem stores
+instead (``+CDSI``) are read like received SMS.
 
-An SMS is deleted from the modem only when the runner asks for the next event, i.e. once the
-agent has stored it durably (see :meth:`Driver.events`); until then a restart reads it again.
+An SMS, or a stored report, is deleted from the modem only once the server has acknowledged it
+(:meth:`ModemDriver.acknowledged`); until then every start of the agent reads it again, and the
+server drops the copy (:mod:`~simgate.agent.drivers.modem_inbox`).
 
 A wrong PIN is never entered twice: three wrong entries lock the SIM until its PUK is typed.
 """
@@ -24,13 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import itertools
 import logging
 import random
 import re
-from collections import OrderedDict, defaultdict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import ClassVar
 
 from simgate.agent import pdu
@@ -39,11 +40,13 @@ from simgate.agent.drivers.base import (
     DeliveryReport,
     Driver,
     DriverEvent,
-    InboundSms,
+    DriverState,
     OutgoingSms,
     RadioOutcome,
     StatusUpdate,
 )
+from simgate.agent.drivers.modem_inbox import ModemStorage
+from simgate.agent.drivers.modem_reports import MessageReferences
 from simgate.protocol import now_ms
 
 __all__ = ["RETRYABLE_CMS_ERRORS", "AtError", "ModemDriver", "ModemError", "signal_bars"]
@@ -57,13 +60,8 @@ RETRYABLE_CMS_ERRORS = frozenset({27, 38, 41, 42, 47, 314, 331, 332})
 destination out of service, network out of order, temporary failure, congestion, resources
 unavailable, SIM busy, no network service, network timeout. Every other code is final."""
 
-_LIST_RE = re.compile(r"^\+CMGL:\s*(\d+),\s*(\d+)")
-_POLLS_PER_SCAN = 10
-_MAX_REFERENCES = 1000
-# TS 23.040 9.2.3.15: received by the recipient (0x00), forwarded with no confirmation (0x01),
-# replaced (0x02); 0x20-0x2F: the service centre is still trying.
-_DELIVERED = range(0x03)
-_STILL_TRYING = range(0x20, 0x30)
+# +CMTI: "SM",3 (an SMS stored) and +CDSI: "SM",4 (a status report stored), TS 27.005 3.4.1.
+_STORED_RE = re.compile(r'^\+C(?:MTI|DSI):\s*"?[^",]*"?\s*,\s*(\d+)')
 
 
 class _SimLocked(ModemError):
@@ -83,18 +81,13 @@ async def _open_serial(port: str, baud: int) -> tuple[asyncio.StreamReader, asyn
     return await serial_asyncio_fast.open_serial_connection(url=port, baudrate=baud)
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
-    event: DriverEvent
-    indexes: tuple[int, ...] = ()
-
-
 class ModemDriver(Driver):
     """A modem on ``port`` at ``baud``; ``pin`` unlocks its SIM. Timeouts are in seconds:
     ``command_timeout`` for ordinary commands, ``send_timeout`` for one SMS part to leave,
     ``poll_interval`` between signal readings (which also prove the modem alive),
     ``reopen_delays`` the first and the longest wait before reopening a silent modem, and
-    ``multipart_wait`` how long the parts of a long SMS are awaited before what came is passed on.
+    ``multipart_wait`` how long the parts of a long SMS are awaited before what came is passed on,
+    and ``sweep_interval`` how often the whole storage is listed in case a ``+CMTI`` was lost.
     ``delivery_reports``: ask the network for status reports and pass on each delivery.
     """
 
@@ -112,6 +105,7 @@ class ModemDriver(Driver):
         poll_interval: float = 30.0,
         reopen_delays: tuple[float, float] = (1.0, 60.0),
         multipart_wait: float = 3600.0,
+        sweep_interval: float = 300.0,
         delivery_reports: bool = True,
         open_port: PortOpener | None = None,
     ) -> None:
@@ -123,33 +117,41 @@ class ModemDriver(Driver):
         self.port, self.baud, self._pin = port, baud, pin
         self._command_timeout, self._send_timeout = command_timeout, send_timeout
         self._poll_interval, self._reopen_delays = poll_interval, reopen_delays
-        self._multipart_wait_ms = int(multipart_wait * 1000)
+        self._sweep_interval = sweep_interval
         self._open_port = open_port or _open_serial
         self._delivery_reports = delivery_reports
         self._reports_routed = False  # the modem accepted AT+CNMI with ds=1
         self._refusal_logged = False
-        # TP-MR of each message's last part -> its GUID (None: an earlier part's, not reported).
-        self._references: OrderedDict[int, str | None] = OrderedDict()
+        self._references = MessageReferences(port)
         self._channel: AtChannel | None = None
         self._lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
-        self._delete_lock = asyncio.Lock()
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
-        self._scan_requested = False
+        self._sweep_due = False
+        self._storage = ModemStorage(
+            port,
+            self._command,
+            multipart_wait_ms=int(multipart_wait * 1000),
+            sim=self.sims[0] if self.sims else None,
+            on_sms=self._push,
+            on_report=self._on_report,
+        )
         self._fatal: str | None = None
         self._signal: int | None = None
-        self._items: deque[_Item] = deque()
+        self._items: deque[DriverEvent] = deque()
         self._items_ready = asyncio.Event()
-        self._queued: set[int] = set()  # SMS indexes handed to events(), not yet deleted
-        self._to_delete: set[int] = set()
-        self._undecodable: set[int] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._reference = random.randrange(256)  # noqa: S311 - only tells long SMS apart
         self.opened = 0
         """How many times the port was opened and the modem initialised (1 + reopenings)."""
 
     # --- lifecycle ---------------------------------------------------------------------
+
+    def use_state(self, state: DriverState) -> None:
+        """Keep the message references of sent parts in the agent's state file, so that a status
+        report arriving after a restart still finds its message."""
+        self._references.use_state(state)
 
     async def start(self) -> None:
         """Start the task that opens the port and keeps it open; never waits for the modem,
@@ -219,7 +221,8 @@ class ModemDriver(Driver):
         self._ready.set()
         await self._poll_signal()
         log.info("modem on %s ready: SIM ready, signal %s/4", self.port, self._signal)
-        self._scan_requested = True  # SMS that arrived while we were away
+        self._sweep_due = True  # SMS that arrived while the agent or the port was down
+        self._wake.set()
 
     async def _set_notifications(self) -> None:
         """``+CMTI`` for each new SMS and, when delivery reports are wanted, status reports
@@ -282,23 +285,29 @@ class ModemDriver(Driver):
         return "busy"
 
     async def _watch(self) -> None:
-        polls = 0
+        """Until the modem stops answering: read what ``+CMTI`` announces, list the whole storage
+        when a sweep is due, hand over long SMS whose parts are overdue, delete what the server
+        has, and read the signal every ``poll_interval`` (which also proves the modem alive)."""
+        loop = asyncio.get_running_loop()
+        next_poll = loop.time() + self._poll_interval
+        next_sweep = loop.time() + self._sweep_interval
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_interval):
+                async with asyncio.timeout_at(min(next_poll, next_sweep)):
                     await self._wake.wait()
             self._wake.clear()
             if self._channel is None or self._channel.closed:
                 raise ModemError("the serial port closed")
-            if not self._scan_requested:
+            if loop.time() >= next_poll:
                 await self._poll_signal()
-                polls += 1
-                # Now and then look anyway: a +CMTI can be lost (sent while the port was shut).
-                self._scan_requested = polls % _POLLS_PER_SCAN == 0
-            if self._scan_requested:
-                self._scan_requested = False
-                await self._scan()
-            await self._flush_deletes()
+                next_poll = loop.time() + self._poll_interval
+            if self._sweep_due or loop.time() >= next_sweep:
+                self._sweep_due = False
+                await self._storage.sweep()
+                next_sweep = loop.time() + self._sweep_interval
+            await self._storage.read_announced()
+            self._storage.hand_over_overdue(now_ms())
+            await self._storage.flush_deletes()
 
     async def _shut(self) -> None:
         self._ready.clear()
@@ -374,36 +383,20 @@ class ModemDriver(Driver):
         for line in lines:
             reference = line.removeprefix("+CMGS:").split(",")[0].strip()
             if line.startswith("+CMGS:") and reference.isdigit():
-                self._references.pop(int(reference), None)
-                self._references[int(reference)] = guid
-                while len(self._references) > _MAX_REFERENCES:
-                    self._references.popitem(last=False)
+                self._references.sent(int(reference), guid)
 
     # --- delivery reports --------------------------------------------------------------
 
-    def _on_report(self, report: pdu.StatusReport, indexes: tuple[int, ...] = ()) -> bool:
-        """Pass on a report of delivery; True when it was queued (with the SIM ``indexes``
-        it is stored at, deleted once handed over)."""
-        reference = report.message_reference
-        if reference not in self._references:
-            log.info(
-                "modem on %s: status report for unknown message reference %d; ignored",
-                self.port,
-                reference,
-            )
-            return False
-        if report.status in _STILL_TRYING:
-            log.debug("modem on %s: message reference %d still on its way", self.port, reference)
-            return False
-        guid = self._references.pop(reference)
-        if guid is None:  # an earlier part of a long SMS: its last part's report counts
-            return False
-        if report.status not in _DELIVERED:
-            log.info("modem on %s: %s not delivered (status %#04x)", self.port, guid, report.status)
-            return False
+    def _on_report(self, report: pdu.StatusReport, ref: str | None = None) -> bool | None:
+        """Pass on a report of delivery (with ``ref`` for one stored on the SIM): True when
+        passed on, False when there is nothing to pass on, None when the report is about a
+        message this agent does not know (see :data:`~.modem_inbox.ReportHandler`)."""
+        known = report.message_reference in self._references
+        guid = self._references.delivered(report)
+        if guid is None:
+            return False if known else None
         at_ms = report.discharged_ms if report.discharged_ms > 0 else now_ms()
-        log.info("modem on %s: %s delivered", self.port, guid)
-        self._push(_Item(DeliveryReport(guid=guid, at_ms=at_ms), indexes))
+        self._push(DeliveryReport(guid=guid, at_ms=at_ms, key=ref, ref=ref))
         return True
 
     def _on_report_pdu(self, pdu_hex: str | None) -> None:
@@ -423,8 +416,11 @@ class ModemDriver(Driver):
     # --- receiving and status ----------------------------------------------------------
 
     def _on_urc(self, line: str, body: str | None) -> None:
-        if line.startswith(("+CMTI:", "+CDSI:")):  # an SMS or a status report stored
-            self._scan_requested = True
+        if match := _STORED_RE.match(line):  # an SMS or a status report stored: read it
+            self._storage.to_read[int(match.group(1))] = None
+            self._wake.set()
+        elif line.startswith(("+CMTI:", "+CDSI:")):  # no index we can read: look at everything
+            self._sweep_due = True
             self._wake.set()
         elif line.startswith("+CDS:"):
             self._on_report_pdu(body)
@@ -441,72 +437,17 @@ class ModemDriver(Driver):
     def _set_signal(self, signal: int | None) -> None:
         if signal != self._signal:
             self._signal = signal
-            self._push(_Item(StatusUpdate(signal=signal)))
+            self._push(StatusUpdate(signal=signal))
 
-    def _push(self, item: _Item) -> None:
-        self._items.append(item)
+    def _push(self, event: DriverEvent) -> None:
+        self._items.append(event)
         self._items_ready.set()
 
-    async def _scan(self) -> None:
-        """Read every received SMS (``AT+CMGL=4``) not handed over yet; queue whole ones."""
-        lines = await self._command("AT+CMGL=4")
-        groups: dict[tuple[str, int, int], dict[int, tuple[int, pdu.Deliver]]] = defaultdict(dict)
-        found: list[tuple[int, tuple[int, ...], InboundSms]] = []
-        for index, status, pdu_hex in _listed(lines):
-            if status > 1 or index in self._queued or index in self._undecodable:
-                continue  # drafts and sent SMS (2, 3) are the owner's
-            try:
-                sms = pdu.decode(pdu_hex)
-            except pdu.PduError as exc:
-                log.warning("modem on %s: SMS %d undecodable (%s); left", self.port, index, exc)
-                self._undecodable.add(index)
-                continue
-            if isinstance(sms, pdu.StatusReport):  # stored (+CDSI) rather than routed (+CDS)
-                if sms.message_reference not in self._references:
-                    self._undecodable.add(index)  # not ours to judge: left on the SIM
-                    continue
-                self._queued.add(index)
-                if not self._on_report(sms, (index,)):
-                    self._to_delete.add(index)  # nothing to hand over: gone at once
-                continue
-            if not isinstance(sms, pdu.Deliver):
-                continue
-            if sms.concat is None or sms.concat.total <= 1:
-                found.append((sms.at_ms, (index,), self._inbound([sms])))
-            else:
-                key = (sms.sender, sms.concat.reference, sms.concat.total)
-                groups[key].setdefault(sms.concat.sequence, (index, sms))
-        for (_, _, total), parts in groups.items():
-            first_at = min(sms.at_ms for _, sms in parts.values())
-            if len(parts) < total and now_ms() - first_at < self._multipart_wait_ms:
-                continue  # the other parts are on their way
-            ordered = [parts[sequence] for sequence in sorted(parts)]
-            found.append((first_at, tuple(i for i, _ in ordered), self._inbound(
-                [sms for _, sms in ordered])))  # fmt: skip
-        for _, indexes, inbound in sorted(found, key=lambda f: (f[0], f[1])):
-            self._queued.update(indexes)
-            log.info("modem on %s received an SMS in %d part(s)", self.port, len(indexes))
-            self._push(_Item(inbound, indexes))
-
-    def _inbound(self, parts: Sequence[pdu.Deliver]) -> InboundSms:
-        return InboundSms(
-            number=parts[0].sender,
-            text=pdu.join_texts([part.text for part in parts]),
-            at_ms=parts[0].at_ms,
-            sim=self.sims[0] if self.sims else None,
-        )
-
-    async def _flush_deletes(self) -> None:
-        async with self._delete_lock:
-            for index in sorted(self._to_delete):
-                try:
-                    await self._command(f"AT+CMGD={index}")
-                except AtError as exc:  # already gone (invalid index): nothing left to do
-                    log.warning("modem on %s: deleting SMS %d: %s", self.port, index, exc)
-                except ModemUnavailable:
-                    return  # deleted after the modem is back
-                self._to_delete.discard(index)
-                self._queued.discard(index)
+    def acknowledged(self, ref: str) -> None:
+        """The server has the SMS (or stored report) in the slots ``ref`` names: delete them,
+        from the port's task, once the modem answers."""
+        if self._storage.acknowledged(ref):
+            self._wake.set()
 
     async def events(self) -> AsyncIterator[DriverEvent]:
         """Received SMS (whole, multipart joined), delivery reports and signal changes,
@@ -515,17 +456,12 @@ class ModemDriver(Driver):
             while not self._items:
                 self._items_ready.clear()
                 await self._items_ready.wait()
-            item = self._items.popleft()
+            event = self._items.popleft()
             try:
-                yield item.event
+                yield event
             except BaseException:
-                self._items.appendleft(item)  # not stored by the runner: hand it over again
+                self._items.appendleft(event)  # not stored by the runner: hand it over again
                 raise
-            # Asked for the next event: the runner has stored this one, the modem may forget it.
-            if item.indexes:
-                self._to_delete.update(item.indexes)
-                with contextlib.suppress(ModemError):
-                    await self._flush_deletes()
 
     async def read_status(self) -> StatusUpdate:
         """The last signal reading (None while the modem is not answering); no battery."""
@@ -535,12 +471,3 @@ class ModemDriver(Driver):
 def _parse_csq(line: str) -> int | None:
     rssi = line.removeprefix("+CSQ:").split(",")[0].strip()
     return signal_bars(int(rssi)) if rssi.isdigit() else None
-
-
-def _listed(lines: Sequence[str]) -> list[tuple[int, int, str]]:
-    """``(index, status, pdu)`` of each ``+CMGL:`` header and the PDU line after it."""
-    listed = []
-    for header, body in itertools.pairwise(lines):
-        if match := _LIST_RE.match(header):
-            listed.append((int(match.group(1)), int(match.group(2)), body))
-    return listed
