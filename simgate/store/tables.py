@@ -124,7 +124,8 @@ messages = Table(
     # Past this moment a message not yet handed to a phone ends expired (its TTL).
     Column("expires_ms", BigInteger, nullable=True),
     Index("ix_messages_account_id", "account_id", "id"),
-    Index("ix_messages_work", "account_id", "state", "not_before_ms"),
+    # The scheduler's questions span accounts: what is due (or next due) in a given state.
+    Index("ix_messages_due", "state", "not_before_ms"),
     Index("ix_messages_device_state", "device_id", "state"),
     Index("ix_messages_expiry", "state", "expires_ms"),
     Index("ix_messages_device_dispatched", "device_id", "dispatched_ms"),
