@@ -168,6 +168,14 @@ class RateLimited(SimgateError):
         self.retry_after: int = retry_after
 
 
+class StoreUnavailable(SimgateError):
+    """The database could not commit: nothing of the request was stored; the client may retry."""
+
+    code = "unavailable"
+    status = 503
+    default_message = "The gateway could not store the request; nothing was sent. Retry later."
+
+
 class DeviceAuthError(SimgateError):
     """A device (phone or modem agent) presented a missing, unknown or revoked token."""
 

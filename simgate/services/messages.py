@@ -22,6 +22,7 @@ from simgate.services import drafts as drafting
 from simgate.services import sealing
 from simgate.services.devices import capabilities_of
 from simgate.store import devices as device_store
+from simgate.store import groupcommit
 from simgate.store import links as link_store
 from simgate.store import messages as message_store
 from simgate.store import optouts as optout_store
@@ -188,76 +189,109 @@ async def send(
     not_before = request.schedule_ms if scheduled and request.schedule_ms is not None else now
     # The TTL counts from the moment the message may first go out: its schedule, else now.
     ttl = request.ttl_seconds or ctx.settings.message_ttl_seconds
-    expires = expiry.expires_at(not_before, ttl)
-    async with ctx.db.begin() as conn:
-        if guard is not None:
-            await guard.claim(conn)
-        if (
-            request.sid is not None
-            and await device_store.get(conn, account_id, request.sid) is None
-        ):
-            raise NotFound(f"No device with sIdentifiant {request.sid!r} in this account.")
-        error = await _channel_error(conn, account_id, request.channel, request.sid)
-        opted = (
-            set() if request.force_optout else await optout_store.opted_out(conn, account_id, valid)
-        )
-        drafts = await drafting.compose(
-            conn,
-            ctx.settings.public_base_url,
-            request.message,
-            valid,
-            key=key,
-            shorturl=request.shorturl,
-        )
-        # A future send time parks the message as scheduled; the scheduler queues it on time.
-        waiting = MessageState.SCHEDULED if scheduled else MessageState.QUEUED
-        # Failed at once: the log shows why, and /resend/ can retry it later. A channel no
-        # device can carry fails every message; a number that opted out fails its own.
-        errors = {
-            draft.guid: error or (OPTED_OUT if draft.recipient in opted else "") for draft in drafts
-        }
-        if any(errors.values()):
-            check_transition(waiting, MessageState.FAILED)
-        states = {guid: MessageState.FAILED if why else waiting for guid, why in errors.items()}
-        rows = [
-            _message_row(
-                account_id,
-                request,
-                draft,
-                state=states[draft.guid],
-                error=errors[draft.guid],
-                now=now,
-                not_before=not_before,
-                expires=expires,
-            )
-            for draft in drafts
-        ]
-        await message_store.insert_many(conn, rows)
-        await link_store.insert_links(conn, drafting.link_rows(drafts, account_id, now))
-        await link_store.insert_sealed(conn, drafting.sealed_rows(drafts, account_id, now))
-        accepted = [
-            Accepted(
-                guid=draft.guid,
-                recipient=draft.recipient,
-                parts=draft.segments.parts,
-                encoding=draft.segments.encoding,
-                port=request.port,
-                channel=request.channel,
-                schedule_ms=request.schedule_ms,
-                state=states[draft.guid].value,
-                error=errors[draft.guid],
-                sealed_url=draft.sealed_url,
-            )
-            for draft in drafts
-        ]
-        outcome = SendOutcome(
-            accepted=accepted, rejected=rejected, created_ms=now, passphrase=passphrase
-        )
-        if guard is not None:
-            await guard.record(conn, outcome)
-    if not all(errors.values()):
+    job = _SendJob(
+        account_id=account_id,
+        request=request,
+        guard=guard,
+        valid=valid,
+        rejected=rejected,
+        passphrase=passphrase,
+        key=key,
+        base_url=ctx.settings.public_base_url,
+        now=now,
+        scheduled=scheduled,
+        not_before=not_before,
+        expires=expiry.expires_at(not_before, ttl),
+    )
+    # Concurrent sends share a transaction (group commit): each returns after its commit.
+    outcome = await ctx.db.together(_store_sends, job)
+    if any(not item.error for item in outcome.accepted):
         ctx.bus.publish(bus.SCHEDULE if scheduled else bus.WORK, str(account_id))
     return outcome
+
+
+@dataclass(frozen=True)
+class _SendJob:
+    """A validated send, ready to be stored in a transaction shared with others."""
+
+    account_id: int
+    request: SendRequest
+    guard: SendGuard | None
+    valid: list[str]
+    rejected: list[Recipient]
+    passphrase: str | None
+    key: sealing.SealingKey | None
+    base_url: str
+    now: int
+    scheduled: bool
+    not_before: int
+    expires: int
+
+
+async def _store_send(conn: AsyncConnection, job: _SendJob) -> SendOutcome:
+    account_id, request, guard, now = job.account_id, job.request, job.guard, job.now
+    if guard is not None:
+        await guard.claim(conn)
+    if request.sid is not None and await device_store.get(conn, account_id, request.sid) is None:
+        raise NotFound(f"No device with sIdentifiant {request.sid!r} in this account.")
+    error = await _channel_error(conn, account_id, request.channel, request.sid)
+    opted = (
+        set() if request.force_optout else await optout_store.opted_out(conn, account_id, job.valid)
+    )
+    drafts = await drafting.compose(
+        conn, job.base_url, request.message, job.valid, key=job.key, shorturl=request.shorturl
+    )
+    # A future send time parks the message as scheduled; the scheduler queues it on time.
+    waiting = MessageState.SCHEDULED if job.scheduled else MessageState.QUEUED
+    # Failed at once: the log shows why, and /resend/ can retry it later. A channel no
+    # device can carry fails every message; a number that opted out fails its own.
+    errors = {
+        draft.guid: error or (OPTED_OUT if draft.recipient in opted else "") for draft in drafts
+    }
+    if any(errors.values()):
+        check_transition(waiting, MessageState.FAILED)
+    states = {guid: MessageState.FAILED if why else waiting for guid, why in errors.items()}
+    rows = [
+        _message_row(
+            account_id,
+            request,
+            draft,
+            state=states[draft.guid],
+            error=errors[draft.guid],
+            now=now,
+            not_before=job.not_before,
+            expires=job.expires,
+        )
+        for draft in drafts
+    ]
+    await message_store.insert_many(conn, rows)
+    await link_store.insert_links(conn, drafting.link_rows(drafts, account_id, now))
+    await link_store.insert_sealed(conn, drafting.sealed_rows(drafts, account_id, now))
+    accepted = [
+        Accepted(
+            guid=draft.guid,
+            recipient=draft.recipient,
+            parts=draft.segments.parts,
+            encoding=draft.segments.encoding,
+            port=request.port,
+            channel=request.channel,
+            schedule_ms=request.schedule_ms,
+            state=states[draft.guid].value,
+            error=errors[draft.guid],
+            sealed_url=draft.sealed_url,
+        )
+        for draft in drafts
+    ]
+    outcome = SendOutcome(
+        accepted=accepted, rejected=job.rejected, created_ms=now, passphrase=job.passphrase
+    )
+    if guard is not None:
+        await guard.record(conn, outcome)
+    return outcome
+
+
+_store_sends = groupcommit.each(_store_send)
+
 
 
 async def _channel_error(

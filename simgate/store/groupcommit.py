@@ -8,8 +8,10 @@ together in the next one, the moment it can start. There is no collecting timer:
 load a lone item is committed at once, and under heavy load batches grow by themselves.
 
 Durability is unchanged: a caller's future resolves only after the commit that holds its rows.
-If a batch fails, its items are tried again one by one, so one bad item fails only its own
-caller and the others still commit.
+An item that fails (an apply built with :func:`each` says which) fails alone: the transaction
+is rolled back and the others are applied again without it. A batch that fails otherwise (the
+commit itself) is tried again item by item; what still fails answers
+:class:`~simgate.domain.errors.StoreUnavailable` when the database was the cause.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from contextlib import AbstractAsyncContextManager
 from typing import Generic, TypeVar
 
 import structlog
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simgate.domain.errors import StoreUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +35,32 @@ Result = TypeVar("Result")
 
 class BatchSizeMismatch(RuntimeError):
     """An apply function returned a different number of results than items it was given."""
+
+
+class ItemFailed(Exception):
+    """Raised by an apply function: the item at ``index`` failed with ``error``."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+def each(
+    body: Callable[[AsyncConnection, Item], Awaitable[Result]],
+) -> Callable[[AsyncConnection, Sequence[Item]], Awaitable[list[Result]]]:
+    """An apply function that runs ``body`` for each item in turn, naming the one that fails."""
+
+    async def apply(conn: AsyncConnection, items: Sequence[Item]) -> list[Result]:
+        results: list[Result] = []
+        for index, item in enumerate(items):
+            try:
+                results.append(await body(conn, item))
+            except Exception as exc:
+                raise ItemFailed(index, exc) from exc
+        return results
+
+    return apply
 
 
 class GroupCommit(Generic[Item, Result]):
@@ -75,20 +106,25 @@ class GroupCommit(Generic[Item, Result]):
             self._flusher = None
 
     async def _commit(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
-        items = [item for item, _future in batch]
-        try:
-            results = await self._run(items)
-        except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
+        while batch:
+            try:
+                results = await self._run([item for item, _future in batch])
+            except ItemFailed as failed:
+                # Its own error, for its own caller; the rest goes again without it.
+                _settle(batch.pop(failed.index)[1], failed.error)
+                continue
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], _unavailable(exc))
+                    return
+                log.warning("group_commit_split", items=len(batch), error=repr(exc))
+                for entry in batch:
+                    await self._commit([entry])
                 return
-            log.warning("group_commit_split", items=len(batch), error=repr(exc))
-            for entry in batch:
-                await self._commit([entry])
+            for (_item, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
             return
-        for (_item, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
 
     async def _run(self, items: list[Item]) -> Sequence[Result]:
         async with self._begin() as conn:
@@ -96,6 +132,17 @@ class GroupCommit(Generic[Item, Result]):
             if len(results) != len(items):  # rolls the batch back: a bug, not a partial write
                 raise BatchSizeMismatch(f"{len(results)} results for {len(items)} items")
         return results
+
+
+def _unavailable(exc: Exception) -> Exception:
+    """The database failing (unreachable, locked, full) as the client should see it; anything
+    else (a constraint, a bug) as it is."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        log.error("group_commit_failed", error=type(exc).__name__, reason=str(exc.orig))
+        unavailable = StoreUnavailable()
+        unavailable.__cause__ = exc
+        return unavailable
+    return exc
 
 
 def _settle(future: asyncio.Future[Result], exc: BaseException) -> None:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from simgate.domain.errors import StoreUnavailable
 from simgate.store.database import Database
+from simgate.store.groupcommit import each
 
 pytestmark = pytest.mark.anyio
 
@@ -30,6 +32,14 @@ async def insert(conn: AsyncConnection, items: Sequence[int]) -> list[int]:
     for item in items:
         await conn.execute(text("INSERT INTO notes (id, body) VALUES (:id, 'x')"), {"id": item})
     return [item * 10 for item in items]
+
+
+async def insert_one(conn: AsyncConnection, item: int) -> int:
+    await conn.execute(text("INSERT INTO notes (id, body) VALUES (:id, 'x')"), {"id": item})
+    return item * 10
+
+
+insert_each = each(insert_one)
 
 
 async def stored(db: Database) -> list[int]:
@@ -82,3 +92,43 @@ async def test_a_caller_that_gives_up_does_not_take_the_commit_down(db: Database
         assert await stored(reopened) == [1, 2, 3]
     finally:
         await reopened.dispose()
+
+
+async def test_an_item_that_fails_is_left_out_and_the_others_commit_together(
+    db: Database,
+) -> None:
+    await db.together(insert_each, 3)
+    commits = count_commits(db)
+    outcomes = await asyncio.gather(
+        *(db.together(insert_each, item) for item in range(1, 9)), return_exceptions=True
+    )
+    assert isinstance(outcomes[2], IntegrityError)
+    assert [outcome for index, outcome in enumerate(outcomes) if index != 2] == [
+        10,
+        20,
+        40,
+        50,
+        60,
+        70,
+        80,
+    ]
+    assert await stored(db) == list(range(1, 9))
+    # Not one transaction per item: the failing one is left out and the rest goes again.
+    assert len(commits) <= 3
+
+
+async def test_a_commit_that_fails_answers_every_caller_unavailable_and_stores_nothing(
+    db: Database,
+) -> None:
+    def refuse(_conn: object) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(db.engine.sync_engine, "commit", refuse)
+    try:
+        outcomes = await asyncio.gather(
+            *(db.together(insert_each, item) for item in range(1, 6)), return_exceptions=True
+        )
+    finally:
+        event.remove(db.engine.sync_engine, "commit", refuse)
+    assert all(isinstance(outcome, StoreUnavailable) for outcome in outcomes), outcomes
+    assert await stored(db) == []
