@@ -18,6 +18,7 @@ from simgate import bus
 from simgate.context import Context
 from simgate.domain.outgoing import Outgoing
 from simgate.domain.states import MessageState, retry_delay
+from simgate.services import webhook_events
 from simgate.services.devices import Device
 from simgate.store import messages as message_store
 
@@ -106,6 +107,7 @@ async def report_sent(ctx: Context, device: Device, guid: str, sim: int | None) 
             },
         )
         if row is not None:
+            await webhook_events.sent(ctx, conn, row)
             return Report.SENT
         current = await message_store.get(conn, device.account_id, guid)
     if (
@@ -168,6 +170,8 @@ async def report_failed(
             holder=device.id,
             values={**values, "lease_until_ms": None, "updated_ms": now},
         )
+        if row is not None and not retry:
+            await webhook_events.failed(ctx, conn, row)
     if row is None:  # settled meanwhile by another path (lease expiry, deletion)
         _not_held(device, guid, "failed", None)
         return Report.NOT_HELD

@@ -19,7 +19,7 @@ from simgate.domain.recipients import Recipient, parse_recipients
 from simgate.domain.segments import MAX_MESSAGE_CHARS
 from simgate.domain.states import MessageState, check_transition
 from simgate.services import drafts as drafting
-from simgate.services import sealing
+from simgate.services import sealing, webhook_events
 from simgate.services.devices import capabilities_of
 from simgate.store import devices as device_store
 from simgate.store import links as link_store
@@ -233,6 +233,7 @@ async def send(
             for draft in drafts
         ]
         await message_store.insert_many(conn, rows)
+        await webhook_events.submitted(ctx, conn, account_id, rows)
         await link_store.insert_links(conn, drafting.link_rows(drafts, account_id, now))
         await link_store.insert_sealed(conn, drafting.sealed_rows(drafts, account_id, now))
         accepted = [
