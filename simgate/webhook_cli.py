@@ -70,7 +70,11 @@ def _delivery(item: webhooks.Delivery) -> dict[str, Any]:
 
 
 async def _attempt_now(ctx: Context, ids: list[int]) -> None:
+    from simgate.logs import configure_logging
     from simgate.webhooks.worker import DeliveryWorker, new_client
+
+    # The worker logs each attempt: on stderr, so that --json output stays parseable.
+    configure_logging(ctx.settings.log_level)
 
     async with new_client(ctx.settings.webhook_timeout_seconds) as client:
         await DeliveryWorker(ctx, client).deliver_now(ids)
@@ -85,6 +89,8 @@ def webhook_add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Register an endpoint and print its signing secret."""
+    from simgate.services import webhooks
+
     names = tuple(name for name in events.split(",") if name.strip()) or None
 
     async def job(ctx: Context) -> webhooks.NewEndpoint:

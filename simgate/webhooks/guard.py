@@ -34,7 +34,9 @@ _CGNAT: Final = ipaddress.ip_network("100.64.0.0/10")
 MAX_URL_CHARS: Final = 2000
 
 
-def check_address(address: IpAddress, *, allow_private: bool) -> str | None:
+def check_address(  # noqa: PLR0911 - one early answer per rule reads best
+    address: IpAddress, *, allow_private: bool
+) -> str | None:
     """Why a POST to ``address`` is refused, or None when it is allowed."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
@@ -42,12 +44,15 @@ def check_address(address: IpAddress, *, allow_private: bool) -> str | None:
         return "a cloud metadata address"
     if address.is_link_local:
         return "a link-local address (cloud metadata services live there)"
-    if address.is_unspecified or address.is_multicast or address.is_reserved:
+    if address.is_unspecified or address.is_multicast:
         return "not a unicast address"
+    # Before "reserved": Python counts ::1 as reserved (it lies in ::/8).
     if address.is_loopback or address.is_private or address in _CGNAT:
         if allow_private:
             return None
         return "a loopback or private address (set SIMGATE_WEBHOOK_ALLOW_PRIVATE=1 to allow)"
+    if address.is_reserved:
+        return "a reserved address"
     return None
 
 
