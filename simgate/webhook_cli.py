@@ -149,6 +149,7 @@ def webhook_log(
 ) -> None:
     """The endpoint's deliveries, newest first."""
     from simgate.domain.webhooks import DeliveryState
+    from simgate.services import webhooks
 
     try:
         state = None if status is None else DeliveryState(status)
