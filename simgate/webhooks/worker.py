@@ -75,6 +75,9 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe = ctx.bus.subscribe(bus.WEBHOOK_WORK, lambda _: self._wake.set())
+        Step = tuple[int, int, DeliveryState, dict[str, Any]]
+        self._outcomes: list[tuple[Step, asyncio.Future[None]]] = []
+        self._settling = asyncio.Lock()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -190,6 +193,45 @@ class DeliveryWorker:
         return Outcome(status, head, None, latency)
 
     async def _settle(self, row: RowMapping, outcome: Outcome) -> None:
+        """Record the outcome; outcomes that finish together share one transaction.
+
+        SQLite has one writer: a transaction per delivery would make the worker compete with
+        the inbound traffic that produces the events. The first outcome to get the lock writes
+        every outcome waiting by then (group commit); the others find theirs done.
+        """
+        step = self._settlement(row, outcome)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((step, done))
+        async with self._settling:
+            if not done.done():
+                batch, self._outcomes = self._outcomes, []
+                try:
+                    async with self._ctx.db.begin() as conn:
+                        for (delivery_id, attempts, to, values), _ in batch:
+                            await webhook_store.settle(conn, delivery_id, attempts, to, values)
+                except Exception as exc:
+                    for _, waiting in batch:
+                        waiting.set_exception(exc)
+                else:
+                    for _, waiting in batch:
+                        waiting.set_result(None)
+        await done
+        log.info(
+            "webhook_attempt",
+            delivery_id=row["id"],
+            endpoint_id=row["endpoint_id"],
+            account_id=row["account_id"],
+            event_type=row["type"],
+            attempt=step[1],
+            status=outcome.status,
+            error=outcome.error,
+            state=step[2].value,
+        )
+
+    def _settlement(
+        self, row: RowMapping, outcome: Outcome
+    ) -> tuple[int, int, DeliveryState, dict[str, Any]]:
+        """Where the attempt leaves the delivery: its id, claim, next state and columns."""
         settings = self._ctx.settings
         now = self._ctx.clock()
         attempts = int(row["attempts"])
@@ -200,30 +242,16 @@ class DeliveryWorker:
             "last_latency_ms": outcome.latency_ms,
         }
         if success(outcome.status):
-            to = DeliveryState.DELIVERED
             values.update(delivered_ms=now, next_attempt_ms=None)
-        else:
-            delay = retry_delay_ms(
-                attempts,
-                base_seconds=settings.webhook_retry_base_seconds,
-                cap_seconds=settings.webhook_retry_cap_seconds,
-            )
-            to, next_ms = after_failure(now, delay, int(row["deadline_ms"]))
-            values["next_attempt_ms"] = next_ms
-        async with self._ctx.db.begin() as conn:
-            settled = await webhook_store.settle(conn, int(row["id"]), attempts, to, values)
-        log.info(
-            "webhook_attempt",
-            delivery_id=row["id"],
-            endpoint_id=row["endpoint_id"],
-            account_id=row["account_id"],
-            event_type=row["type"],
-            attempt=attempts,
-            status=outcome.status,
-            error=outcome.error,
-            state=to.value,
-            recorded=settled,
+            return int(row["id"]), attempts, DeliveryState.DELIVERED, values
+        delay = retry_delay_ms(
+            attempts,
+            base_seconds=settings.webhook_retry_base_seconds,
+            cap_seconds=settings.webhook_retry_cap_seconds,
         )
+        to, next_ms = after_failure(now, delay, int(row["deadline_ms"]))
+        values["next_attempt_ms"] = next_ms
+        return int(row["id"]), attempts, to, values
 
 
 def _data(text: str) -> dict[str, Any]:

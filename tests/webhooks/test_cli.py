@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,12 @@ from tests.webhooks.receiver import Receiver, accepted
 
 def run(env: dict[str, str], *args: str) -> Any:
     done = subprocess.run(
-        ["simgate", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "simgate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if "--json" in args else done.stdout
@@ -63,7 +69,16 @@ class TestWebhookCommands:
         url = receivers().url
         added = run(env, "webhook", "add", "--account", "a@example.test", "--url", url, "--json")
         done = subprocess.run(
-            ["simgate", "webhook", "remove", str(added["id"]), "--account", "b@example.test"],
+            [
+                sys.executable,
+                "-m",
+                "simgate",
+                "webhook",
+                "remove",
+                str(added["id"]),
+                "--account",
+                "b@example.test",
+            ],
             env=env,
             capture_output=True,
             text=True,
