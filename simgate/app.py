@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from simgate import __version__
-from simgate.api import conversations, errors, frommobile, gateway, links
+from simgate.api import conversations, errors, frommobile, gateway, links, webhooks
 from simgate.api import inbox as inbox_api
 from simgate.api import sms as sms_api
 from simgate.config import Settings
@@ -19,6 +19,7 @@ from simgate.dispatch.dispatcher import Dispatcher
 from simgate.dispatch.scheduler import Scheduler
 from simgate.store.database import Database
 from simgate.store.migrate import upgrade_async
+from simgate.webhooks.worker import DeliveryWorker, new_client
 
 
 def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
@@ -31,15 +32,21 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     dispatcher = Dispatcher(ctx)
     scheduler = Scheduler(ctx)
     poll_hub, poll_routes = longpoll_routes(ctx, dispatcher)
+    # One HTTP client for every webhook POST of this process (pooled, explicit timeout).
+    webhook_client = new_client(settings.webhook_timeout_seconds)
+    webhook_worker = DeliveryWorker(ctx, webhook_client)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await upgrade_async(settings.database_url)
         scheduler.start()
+        webhook_worker.start()
         try:
             yield
         finally:
+            await webhook_worker.close()
+            await webhook_client.aclose()
             await scheduler.close()
             await poll_hub.close()
             await dispatcher.close()
@@ -54,6 +61,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.dispatcher = dispatcher
+    app.state.webhook_worker = webhook_worker
     errors.install(app)
     for router in (
         sms_api.router,
@@ -62,6 +70,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
         conversations.router,
         gateway.router,
         links.router,
+        webhooks.router,
     ):
         app.include_router(router)
     app.router.routes.append(device_route(ctx, dispatcher))

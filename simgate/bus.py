@@ -35,6 +35,10 @@ ACCOUNT_CHANGED = "account-changed"
 DEVICE_CHANGED = "device-changed"
 #: Topic for "this device was deleted: close its live connection"; payload: the device id.
 DEVICE_REMOVED = "device-removed"
+#: Topic for "webhook deliveries may be due now"; payload: the account id.
+WEBHOOK_WORK = "webhook-work"
+#: Topic for "this account's webhook endpoints changed"; payload: the account id.
+WEBHOOKS_CHANGED = "webhooks-changed"
 
 
 class Bus(Protocol):

@@ -357,9 +357,19 @@ def _register_client_commands() -> None:
     app.command("log", help="List the messages sent through the API.")(log_command)
 
 
+def _register_webhook_commands() -> None:
+    from simgate.webhook_cli import webhook_app
+
+    app.add_typer(webhook_app, name="webhook")
+
+
 _register_agent()
 _register_client_commands()
 
 
 def main() -> None:
     app()
+
+
+# After the module's names exist: simgate.webhook_cli imports the shared options from here.
+_register_webhook_commands()

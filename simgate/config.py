@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from simgate.domain.expiry import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS
@@ -78,6 +78,25 @@ class Settings(BaseSettings):
     # environment, a comma-separated list (``SIMGATE_OPTOUT_KEYWORDS=STOP,FIN``); empty: none.
     optout_keywords: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OPTOUT_KEYWORDS
     optin_keywords: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OPTIN_KEYWORDS
+
+    # Key that seals stored secrets (webhook signing secrets): a Fernet key or 32+ characters.
+    # Unset: a key file (``secret_key_file``, else simgate.key beside the SQLite database),
+    # created 0600 on first use. Servers sharing one PostgreSQL database must share this key.
+    secret_key: SecretStr | None = None
+    secret_key_file: str | None = None
+    # Webhook receivers on loopback or private addresses (a LAN, the same host) are refused
+    # unless this is set; link-local and cloud metadata addresses are always refused.
+    webhook_allow_private: bool = False
+    # One webhook POST waits this long for the receiver's answer.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # The first retry of a failed delivery waits about this long, each next one twice as long
+    # (jittered, at most webhook_retry_cap_seconds); a delivery still failing this long after
+    # its event is dead-lettered.
+    webhook_retry_base_seconds: float = Field(default=30.0, gt=0, le=3600)
+    webhook_retry_cap_seconds: float = Field(default=4 * 3600.0, gt=0, le=86_400)
+    webhook_retry_window_seconds: float = Field(default=86_400.0, gt=0, le=30 * 86_400)
+    # Webhook POSTs one process has in flight at once.
+    webhook_concurrency: int = Field(default=32, ge=1, le=1000)
 
     @field_validator("default_region")
     @classmethod

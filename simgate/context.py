@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from simgate.bus import Bus, InProcessBus
 from simgate.clock import now_ms
 from simgate.config import Settings
+from simgate.secretbox import SecretBox, secret_box
 from simgate.store.database import Database
+from simgate.webhooks.subscriptions import Subscriptions
 
 
 @dataclass
@@ -17,3 +19,11 @@ class Context:
     db: Database
     bus: Bus = field(default_factory=InProcessBus)
     clock: Callable[[], int] = now_ms
+    #: Seals and opens stored secrets (webhook signing secrets).
+    secrets: SecretBox = field(init=False)
+    #: Which endpoints of an account want which events, cached for the hot path.
+    subscriptions: Subscriptions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.secrets = secret_box(self.settings)
+        self.subscriptions = Subscriptions(self.bus)

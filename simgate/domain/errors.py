@@ -16,7 +16,8 @@ code) live on the class and a handler needs no lookup table::
     │   ├── IllegalTransition         illegal_transition    409
     │   └── IdempotencyKeyReused      idempotency_key_reused 409
     ├── RateLimited                   rate_limited          429  (+ retry_after seconds)
-    └── DeviceAuthError               invalid_device_token  403
+    ├── DeviceAuthError               invalid_device_token  403
+    └── SecretUnreadable              secret_unreadable     500
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "SecretUnreadable",
     "SimgateError",
     "StateConflict",
     "invalid",
@@ -182,6 +184,14 @@ class DeviceAuthError(SimgateError):
     code = "invalid_device_token"
     status = 403
     default_message = "Invalid device token"
+
+
+class SecretUnreadable(SimgateError):
+    """A secret stored sealed cannot be opened: the server's key is not the one that sealed it."""
+
+    code = "secret_unreadable"
+    status = 500
+    default_message = "A stored secret cannot be read with this server's key"
 
 
 def missing(parameter: str) -> MissingParameter:

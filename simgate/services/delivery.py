@@ -19,6 +19,7 @@ from simgate import bus
 from simgate.context import Context
 from simgate.domain.outgoing import Outgoing
 from simgate.domain.states import MessageState, retry_delay
+from simgate.services import webhook_events
 from simgate.services.devices import Device
 from simgate.store import messages as message_store
 
@@ -88,6 +89,7 @@ async def put_back(ctx: Context, device: Device, guids: Collection[str]) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _SentReport:
+    ctx: Context
     device: Device
     guid: str
     sim: int | None
@@ -100,7 +102,7 @@ async def report_sent(ctx: Context, device: Device, guid: str, sim: int | None) 
     Reports from all devices are stored together, many per transaction: on a busy gateway
     one commit per report would be the limit on how fast the queue drains.
     """
-    return await ctx.db.together(_store_sent, _SentReport(device, guid, sim, ctx.clock()))
+    return await ctx.db.together(_store_sent, _SentReport(ctx, device, guid, sim, ctx.clock()))
 
 
 async def _store_sent(conn: AsyncConnection, reports: Sequence[_SentReport]) -> list[Report]:
@@ -109,12 +111,13 @@ async def _store_sent(conn: AsyncConnection, reports: Sequence[_SentReport]) -> 
         [(report.device.id, report.guid, report.sim) for report in reports],
         now_ms=max(report.at_ms for report in reports),
     )
-    others = {report.guid for report in reports} - moved
+    others = {report.guid for report in reports} - moved.keys()
     current = await message_store.holders(conn, others)
     outcomes: list[Report] = []
     for report in reports:
-        if report.guid in moved:
-            moved.discard(report.guid)  # the same report twice in one batch: once is SENT
+        row = moved.pop(report.guid, None)  # the same report twice in one batch: once is SENT
+        if row is not None:
+            await webhook_events.sent(report.ctx, conn, row)
             outcomes.append(Report.SENT)
             continue
         state, holder = current.get(report.guid, (None, None))
@@ -176,6 +179,8 @@ async def report_failed(
             holder=device.id,
             values={**values, "lease_until_ms": None, "updated_ms": now},
         )
+        if row is not None and not retry:
+            await webhook_events.failed(ctx, conn, row)
     if row is None:  # settled meanwhile by another path (lease expiry, deletion)
         _not_held(device, guid, "failed", None)
         return Report.NOT_HELD

@@ -18,6 +18,7 @@ from simgate.domain.errors import NotFound, SimgateError, invalid
 from simgate.domain.framekeys import frame_key
 from simgate.domain.optout import KeywordIntent, intent_of
 from simgate.domain.recipients import normalize_number
+from simgate.services import webhook_events
 from simgate.services.devices import Device
 from simgate.store import devices as device_store
 from simgate.store import inbox as inbox_store
@@ -77,6 +78,7 @@ async def record_received(ctx: Context, device: Device, sms: Inbound) -> Recorde
         stored, new = await inbox_store.insert_once(conn, row)
         if new:
             await _apply_keyword(ctx, conn, device.account_id, number, sms.text)
+            await webhook_events.received(ctx, conn, stored)
     return Recorded(key=str(stored["guid"]), new=new)
 
 

@@ -19,7 +19,7 @@ from simgate.domain.recipients import Recipient, parse_recipients
 from simgate.domain.segments import MAX_MESSAGE_CHARS
 from simgate.domain.states import MessageState, check_transition
 from simgate.services import drafts as drafting
-from simgate.services import sealing
+from simgate.services import sealing, webhook_events
 from simgate.services.devices import capabilities_of
 from simgate.store import devices as device_store
 from simgate.store import groupcommit
@@ -190,6 +190,7 @@ async def send(
     # The TTL counts from the moment the message may first go out: its schedule, else now.
     ttl = request.ttl_seconds or ctx.settings.message_ttl_seconds
     job = _SendJob(
+        ctx=ctx,
         account_id=account_id,
         request=request,
         guard=guard,
@@ -214,6 +215,7 @@ async def send(
 class _SendJob:
     """A validated send, ready to be stored in a transaction shared with others."""
 
+    ctx: Context
     account_id: int
     request: SendRequest
     guard: SendGuard | None
@@ -265,6 +267,7 @@ async def _store_send(conn: AsyncConnection, job: _SendJob) -> SendOutcome:
         for draft in drafts
     ]
     await message_store.insert_many(conn, rows)
+    await webhook_events.submitted(job.ctx, conn, account_id, rows)
     await link_store.insert_links(conn, drafting.link_rows(drafts, account_id, now))
     await link_store.insert_sealed(conn, drafting.sealed_rows(drafts, account_id, now))
     accepted = [
@@ -291,7 +294,6 @@ async def _store_send(conn: AsyncConnection, job: _SendJob) -> SendOutcome:
 
 
 _store_sends = groupcommit.each(_store_send)
-
 
 
 async def _channel_error(

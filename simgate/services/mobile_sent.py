@@ -19,6 +19,7 @@ from simgate.domain import timefmt
 from simgate.domain.errors import NotFound, SimgateError, invalid
 from simgate.domain.framekeys import frame_key
 from simgate.domain.recipients import normalize_number
+from simgate.services import webhook_events
 from simgate.services.devices import Device
 from simgate.services.inbox import Recorded, sender_number
 from simgate.store import devices as device_store
@@ -78,6 +79,8 @@ async def record(ctx: Context, device: Device, sms: MobileSent) -> Recorded:
     }
     async with ctx.db.begin() as conn:
         stored, new = await mobile_sent_store.insert_once(conn, row)
+        if new:
+            await webhook_events.mobile_sent(ctx, conn, stored)
     return Recorded(key=str(stored["id"]), new=new)
 
 

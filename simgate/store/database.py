@@ -12,8 +12,8 @@ a power cut may lose the last commits, which is the usual trade.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import event
@@ -23,6 +23,16 @@ from simgate.store.groupcommit import GroupCommit
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+#: Key in a connection's ``info`` of the callbacks to run once its transaction has committed.
+_AFTER_COMMIT = "simgate_after_commit"
+
+
+def after_commit(conn: AsyncConnection, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once the transaction of ``conn`` (from :meth:`Database.begin`) has
+    committed; never if it rolls back. For wake-ups: a worker woken before the commit would
+    look, find nothing yet, and sleep through the new work."""
+    conn.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 class Database:
@@ -49,12 +59,17 @@ class Database:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A connection inside one transaction, committed on success, rolled back on error."""
+        callbacks: list[Callable[[], None]] = []
         if self._writer is None:
             async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._writer, self.engine.begin() as conn:
-            yield conn
+                with _collect(conn, callbacks):
+                    yield conn
+        else:
+            async with self._writer, self.engine.begin() as conn:
+                with _collect(conn, callbacks):
+                    yield conn
+        for callback in callbacks:  # reached only when the transaction committed
+            callback()
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -80,6 +95,16 @@ class Database:
         for group in list(self._groups.values()):
             await group.drain()
         await self.engine.dispose()
+
+
+@contextmanager
+def _collect(conn: AsyncConnection, into: list[Callable[[], None]]) -> Iterator[None]:
+    """Move the ``after_commit`` callbacks out of ``conn.info`` (which lives as long as the
+    pooled DBAPI connection, so it must be emptied whatever happens)."""
+    try:
+        yield
+    finally:
+        into.extend(conn.info.pop(_AFTER_COMMIT, ()))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -119,8 +119,9 @@ async def mark_sent(
     reports: Sequence[tuple[int, str, int | None]],
     *,
     now_ms: int,
-) -> set[str]:
-    """Move each ``(device_id, guid, sim)`` to sent if that device holds it; the GUIDs moved.
+) -> dict[str, RowMapping]:
+    """Move each ``(device_id, guid, sim)`` to sent if that device holds it; the rows moved,
+    by GUID.
 
     Many devices' reports in a few statements (one per SIM number reported): the device
     reports of a busy gateway are stored together (see :mod:`simgate.store.groupcommit`).
@@ -128,7 +129,7 @@ async def mark_sent(
     by_sim: dict[int | None, list[tuple[int, str]]] = {}
     for device_id, guid, sim in reports:
         by_sim.setdefault(sim, []).append((device_id, guid))
-    moved: set[str] = set()
+    moved: dict[str, RowMapping] = {}
     for sim, pairs in by_sim.items():
         result = await conn.execute(
             _move(
@@ -144,9 +145,9 @@ async def mark_sent(
                     "lease_until_ms": None,
                     "error_mobile": "",
                 },
-            ).returning(messages.c.guid)
+            ).returning(messages)
         )
-        moved.update(str(guid) for guid in result.scalars())
+        moved.update((str(row["guid"]), row) for row in result.mappings())
     return moved
 
 

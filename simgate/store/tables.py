@@ -226,3 +226,55 @@ idempotency_keys = Table(
     UniqueConstraint("account_id", "key", name="uq_idempotency_keys_account_key"),
     Index("ix_idempotency_keys_created", "created_ms"),
 )
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    # The signing secret, sealed with the server's key (simgate/secretbox.py), never in clear.
+    Column("secret_sealed", Text, nullable=False),
+    # "legacy" or "v2"; the event types wanted, comma-separated.
+    Column("format", String(8), nullable=False),
+    Column("events", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_webhook_endpoints_account", "account_id", "id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "endpoint_id", Id, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    ),
+    # The event, the same for every endpoint that gets it and for every retry: its UUID, type,
+    # what it is about (a message's GUID: deliveries of one subject keep their order), when it
+    # happened, when it was made, and its data (JSON).
+    Column("event_id", String(36), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("occurred_ms", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),
+    # pending, delivering (claimed under a lease), delivered, dead (simgate/domain/webhooks.py).
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_ms", BigInteger, nullable=True),
+    # A retry due after this moment is not made: the delivery is dead-lettered instead.
+    Column("deadline_ms", BigInteger, nullable=False),
+    Column("lease_until_ms", BigInteger, nullable=True),
+    Column("last_attempt_ms", BigInteger, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_response", Text, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_latency_ms", Integer, nullable=True),
+    Column("delivered_ms", BigInteger, nullable=True),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_ms"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+    Index("ix_webhook_deliveries_subject", "endpoint_id", "subject", "id"),
+)

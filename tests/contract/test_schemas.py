@@ -233,6 +233,15 @@ WEBHOOK = {
     },
 }
 
+WEBHOOK_HEADERS = {
+    "x-smsmobileapi-event": "sms.received",
+    "x-smsmobileapi-event-id": "6f1c1a4e-8a53-4c4e-9a59-1f0c8f6d2b11",
+    "x-smsmobileapi-timestamp": "1737368090",
+    "x-smsmobileapi-signature": "v1=" + "0123456789abcdef" * 4,
+    "idempotency-key": "6f1c1a4e-8a53-4c4e-9a59-1f0c8f6d2b11",
+    "content-type": "application/json",
+}
+
 # --- what each schema must accept, and what it must refuse --------------------------------------
 
 VALID: dict[str, dict[str, object]] = {
@@ -259,6 +268,7 @@ VALID: dict[str, dict[str, object]] = {
         "offset-time": changed(WEBHOOK, "occurred_at", "2025-01-20T11:14:50.250+01:00"),
         "empty-data": changed(changed(WEBHOOK, "type", "call.missed"), "data", {}),
     },
+    "official.WebhookHeaders": {"v2-delivery": WEBHOOK_HEADERS},
     "simgate.Error": {
         "notes": ERROR,
         "extra-keys": {**ERROR, "error": "rate_limited", "retry_after": 30},
@@ -341,6 +351,20 @@ INVALID: dict[str, dict[str, object]] = {
         "created-at-not-date-time": changed(WEBHOOK, "created_at", "2025-01-20 10:15:00"),
         "missing-data": changed(WEBHOOK, "data"),
         "data-string": changed(WEBHOOK, "data", "{}"),
+    },
+    "official.WebhookHeaders": {
+        "signature-upper-hex": {
+            **WEBHOOK_HEADERS,
+            "x-smsmobileapi-signature": "v1=" + "0123456789ABCDEF" * 4,
+        },
+        "signature-unversioned": {
+            **WEBHOOK_HEADERS,
+            "x-smsmobileapi-signature": "0123456789abcdef" * 4,
+        },
+        "timestamp-iso": {**WEBHOOK_HEADERS, "x-smsmobileapi-timestamp": "2025-01-20T10:14:50Z"},
+        "missing-idempotency-key": {
+            k: v for k, v in WEBHOOK_HEADERS.items() if k != "idempotency-key"
+        },
     },
     "simgate.Error": {
         "docs-example": DOCS_ERROR_EXAMPLE,
@@ -460,6 +484,7 @@ EXPECTED_SCHEMAS = {
     "official.SendMessageResponse",
     "official.ReceivedSmsResponse",
     "official.WebhookEnvelope",
+    "official.WebhookHeaders",
     "simgate.Error",
     "simgate.SendError",
     "simgate.SendSuccess",

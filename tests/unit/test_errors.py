@@ -17,6 +17,7 @@ from simgate.domain.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    SecretUnreadable,
     SimgateError,
     StateConflict,
     invalid,
@@ -37,6 +38,7 @@ EXPECTED: list[tuple[type[SimgateError], str, int]] = [
     (IllegalTransition, "illegal_transition", 409),
     (IdempotencyKeyReused, "idempotency_key_reused", 409),
     (DeviceAuthError, "invalid_device_token", 403),
+    (SecretUnreadable, "secret_unreadable", 500),
 ]
 
 
