@@ -11,14 +11,17 @@ from simgate.domain.errors import (
     IdempotencyKeyReused,
     IllegalTransition,
     InvalidApiKey,
+    InvalidClient,
     InvalidParameter,
     MissingApiKey,
     MissingParameter,
     NotFound,
+    OAuthError,
     PayloadTooLarge,
     RateLimited,
     SimgateError,
     StateConflict,
+    UnsupportedGrantType,
     invalid,
     missing,
 )
@@ -37,6 +40,9 @@ EXPECTED: list[tuple[type[SimgateError], str, int]] = [
     (IllegalTransition, "illegal_transition", 409),
     (IdempotencyKeyReused, "idempotency_key_reused", 409),
     (DeviceAuthError, "invalid_device_token", 403),
+    (OAuthError, "invalid_request", 400),
+    (InvalidClient, "invalid_client", 401),
+    (UnsupportedGrantType, "unsupported_grant_type", 400),
 ]
 
 
