@@ -8,15 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from simgate import __version__
-from simgate.api import conversations, errors, frommobile, gateway, links
+from simgate.api import conversations, errors, frommobile, gateway, links, oauth, soap
 from simgate.api import inbox as inbox_api
 from simgate.api import sms as sms_api
+from simgate.api.guard import Guard
 from simgate.config import Settings
 from simgate.context import Context
 from simgate.devices.endpoint import device_route
 from simgate.devices.longpoll import longpoll_routes
 from simgate.dispatch.dispatcher import Dispatcher
 from simgate.dispatch.scheduler import Scheduler
+from simgate.services.access import Authenticator
 from simgate.store.database import Database
 from simgate.store.migrate import upgrade_async
 
@@ -31,15 +33,18 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     dispatcher = Dispatcher(ctx)
     scheduler = Scheduler(ctx)
     poll_hub, poll_routes = longpoll_routes(ctx, dispatcher)
+    authenticator = Authenticator(ctx)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await upgrade_async(settings.database_url)
         scheduler.start()
+        authenticator.start()
         try:
             yield
         finally:
+            await authenticator.close()
             await scheduler.close()
             await poll_hub.close()
             await dispatcher.close()
@@ -54,6 +59,9 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.dispatcher = dispatcher
+    # The one authenticator of this app: its cache of checked credentials is what any other
+    # adapter (dashboard, future APIs) should use too, so a revocation reaches all of them.
+    app.state.guard = Guard(settings, authenticator)
     errors.install(app)
     for router in (
         sms_api.router,
@@ -62,6 +70,8 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
         conversations.router,
         gateway.router,
         links.router,
+        oauth.router,
+        soap.router,
     ):
         app.include_router(router)
     app.router.routes.append(device_route(ctx, dispatcher))
