@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
+from simgate.cli_access import key_app, oauth_app
+from simgate.cli_support import ACCOUNT_OPTION, JSON_OPTION, emit, run_with_context, server_settings
 from simgate.protocol import pairing_string
 
 if TYPE_CHECKING:
@@ -38,46 +38,11 @@ optout_app = typer.Typer(
     help="Manage the numbers that opted out of an account's messages.", no_args_is_help=True
 )
 app.add_typer(optout_app, name="optout")
-key_app = typer.Typer(help="Manage an account's API keys.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
-oauth_app = typer.Typer(help="Manage an account's OAuth2 clients.", no_args_is_help=True)
 app.add_typer(oauth_app, name="oauth")
 
 DEMO_EMAIL = "demo@simgate.local"
 DEMO_DEVICE = "Simulated phone"
-
-
-def _settings(**overrides: Any) -> Settings:
-    from simgate.config import Settings
-
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
-
-
-def _run_with_context(settings: Settings, job: Callable[[Context], Awaitable[T]]) -> T:
-    """Migrate, run ``job`` with a context on the configured database, and clean up."""
-    from simgate.context import Context
-    from simgate.domain.errors import SimgateError
-    from simgate.store.database import Database
-    from simgate.store.migrate import upgrade
-
-    upgrade(settings.database_url)
-
-    async def main() -> T:
-        ctx = Context(settings=settings, db=Database(settings.database_url))
-        try:
-            return await job(ctx)
-        finally:
-            await ctx.db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except SimgateError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(code=1) from exc
-
-
-def _emit(as_json: bool, data: dict[str, Any], human: str) -> None:
-    typer.echo(json.dumps(data) if as_json else human)
 
 
 @app.command()
@@ -90,7 +55,7 @@ def serve(
     from simgate.logs import configure_logging
     from simgate.serving import Server, server_config
 
-    settings = _settings(host=host, port=port)
+    settings = server_settings(host=host, port=port)
     configure_logging(settings.log_level)
     Server(server_config(create_app(settings, migrate=True), settings)).run()  # uvloop if there
 
@@ -106,10 +71,10 @@ def account_create(
     """Create an account and print its first API key (shown only now)."""
     from simgate.services import accounts
 
-    created = _run_with_context(
-        _settings(), lambda ctx: accounts.create_account(ctx, email, password)
+    created = run_with_context(
+        server_settings(), lambda ctx: accounts.create_account(ctx, email, password)
     )
-    _emit(
+    emit(
         as_json,
         {"account_id": created.account_id, "api_key": created.api_key},
         f"Account {created.account_id} created.\nAPI key (shown once): {created.api_key}",
@@ -143,13 +108,11 @@ def device_add(
     pacing = devices.Pacing(
         rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour, daily_cap=daily_cap
     )
-    settings = _settings()
-    paired = _run_with_context(
-        settings, lambda ctx: devices.add_device(ctx, account, label, pacing)
-    )
+    settings = server_settings()
+    paired = run_with_context(settings, lambda ctx: devices.add_device(ctx, account, label, pacing))
     pairing = pairing_string(settings.public_base_url, paired.token)
     if as_json:
-        _emit(True, {"sid": paired.sid, "token": paired.token, "pairing": pairing}, "")
+        emit(True, {"sid": paired.sid, "token": paired.token, "pairing": pairing}, "")
         return
     typer.echo(f"Device {paired.sid} added.\nToken (shown once): {paired.token}")
     typer.echo(f"Pairing string (secret, like the token): {pairing}")
@@ -182,13 +145,15 @@ def device_update(
             rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour, daily_cap=daily_cap
         ),
     )
-    updated = _run_with_context(_settings(), lambda ctx: devices.update_any_device(ctx, change))
+    updated = run_with_context(
+        server_settings(), lambda ctx: devices.update_any_device(ctx, change)
+    )
     pacing = {
         "rate_per_minute": updated.pacing.rate_per_minute,
         "rate_per_hour": updated.pacing.rate_per_hour,
         "daily_cap": updated.pacing.daily_cap,
     }
-    _emit(
+    emit(
         as_json,
         {"sid": updated.sid, "label": updated.label, "pacing": pacing},
         f"Device {updated.sid} updated: label {updated.label!r}, "
@@ -206,14 +171,10 @@ def account_routing(
     """Choose how the account's messages are spread over its devices."""
     from simgate.services import accounts
 
-    chosen = _run_with_context(
-        _settings(), lambda ctx: accounts.set_routing_policy(ctx, account, policy)
+    chosen = run_with_context(
+        server_settings(), lambda ctx: accounts.set_routing_policy(ctx, account, policy)
     )
     typer.echo(f"Routing policy of {account}: {chosen}")
-
-
-ACCOUNT_OPTION = typer.Option(..., "--account", help="E-mail of the account.")
-JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 @optout_app.command("list")
@@ -225,13 +186,13 @@ def optout_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> N
     async def job(ctx: Context) -> list[optouts.OptOut]:
         return await optouts.list_opt_outs(ctx, await optouts.account_of(ctx, account))
 
-    found = _run_with_context(_settings(), job)
+    found = run_with_context(server_settings(), job)
     rows = [
         {"number": item.number, "source": item.source, "since": timefmt.iso_utc(item.created_ms)}
         for item in found
     ]
     lines = [f"{row['number']}\t{row['source']}\t{row['since']}" for row in rows]
-    _emit(as_json, {"opt_outs": rows}, "\n".join(lines) or "No number opted out.")
+    emit(as_json, {"opt_outs": rows}, "\n".join(lines) or "No number opted out.")
 
 
 @optout_app.command("add")
@@ -246,9 +207,9 @@ def optout_add(
     async def job(ctx: Context) -> optouts.OptOutChange:
         return await optouts.add(ctx, await optouts.account_of(ctx, account), number, "cli")
 
-    change = _run_with_context(_settings(), job)
+    change = run_with_context(server_settings(), job)
     human = "added" if change.changed else "already on the list"
-    _emit(as_json, {"number": change.number, "added": change.changed}, f"{change.number} {human}")
+    emit(as_json, {"number": change.number, "added": change.changed}, f"{change.number} {human}")
 
 
 @optout_app.command("remove")
@@ -263,136 +224,9 @@ def optout_remove(
     async def job(ctx: Context) -> optouts.OptOutChange:
         return await optouts.remove(ctx, await optouts.account_of(ctx, account), number)
 
-    change = _run_with_context(_settings(), job)
+    change = run_with_context(server_settings(), job)
     human = "removed" if change.changed else "was not on the list"
-    _emit(as_json, {"number": change.number, "removed": change.changed}, f"{change.number} {human}")
-
-
-def _when(ms: int | None) -> str | None:
-    from simgate.domain import timefmt
-
-    return None if ms is None else timefmt.iso_utc(ms)
-
-
-@key_app.command("create")
-def key_create(
-    account: str = ACCOUNT_OPTION,
-    name: str = typer.Option("", "--name", help="A name, to tell the keys apart."),
-    expires: int | None = typer.Option(
-        None, "--expires", min=1, help="Days until the key expires (default: never)."
-    ),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Create an API key and print it (shown only now: only its digest is stored)."""
-    from simgate.services import keys
-
-    made = _run_with_context(_settings(), lambda ctx: keys.create_key(ctx, account, name, expires))
-    expiry = _when(made.expires_ms)
-    _emit(
-        as_json,
-        {"id": made.id, "api_key": made.api_key, "name": made.name, "expires_at": expiry},
-        f"API key {made.id} created (shown once): {made.api_key}"
-        + (f"\nExpires {expiry}" if expiry else ""),
-    )
-
-
-@key_app.command("list")
-def key_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """List the account's API keys by id, name and prefix (never the keys themselves)."""
-    from simgate.clock import now_ms
-    from simgate.services import keys
-
-    found = _run_with_context(_settings(), lambda ctx: keys.list_keys(ctx, account))
-    now = now_ms()
-    rows = [
-        {
-            "id": item.id,
-            "name": item.name,
-            "prefix": item.prefix,
-            "state": item.state(now),
-            "created_at": _when(item.created_ms),
-            "last_used_at": _when(item.last_used_ms),
-            "expires_at": _when(item.expires_ms),
-            "revoked_at": _when(item.revoked_ms),
-        }
-        for item in found
-    ]
-    lines = [
-        f"{row['id']}\t{row['prefix']}…\t{row['state']}\t{row['name'] or '-'}"
-        f"\tlast used {row['last_used_at'] or 'never'}"
-        for row in rows
-    ]
-    _emit(as_json, {"keys": rows}, "\n".join(lines) or "No API key.")
-
-
-@key_app.command("revoke")
-def key_revoke(
-    key_id: int = typer.Argument(..., help="Id of the key (see `simgate key list`)."),
-    account: str = ACCOUNT_OPTION,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Revoke an API key: refused from now on (by running servers within a few seconds)."""
-    from simgate.services import keys
-
-    revoked = _run_with_context(_settings(), lambda ctx: keys.revoke_key(ctx, account, key_id))
-    human = f"API key {key_id} revoked." if revoked else f"API key {key_id} was already revoked."
-    _emit(as_json, {"id": key_id, "revoked": revoked}, human)
-
-
-@oauth_app.command("create")
-def oauth_create(
-    account: str = ACCOUNT_OPTION,
-    name: str = typer.Option("", "--name", help="A name, to tell the clients apart."),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Create an OAuth2 client and print its id and secret (the secret is shown only now)."""
-    from simgate.services import oauth
-
-    made = _run_with_context(_settings(), lambda ctx: oauth.create_client(ctx, account, name))
-    _emit(
-        as_json,
-        {"client_id": made.client_id, "client_secret": made.client_secret, "name": made.name},
-        f"client_id: {made.client_id}\nclient_secret (shown once): {made.client_secret}",
-    )
-
-
-@oauth_app.command("list")
-def oauth_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """List the account's OAuth2 clients (never their secrets)."""
-    from simgate.services import oauth
-
-    found = _run_with_context(_settings(), lambda ctx: oauth.list_clients(ctx, account))
-    rows = [
-        {
-            "client_id": item.client_id,
-            "name": item.name,
-            "secret_prefix": item.secret_prefix,
-            "state": "revoked" if item.revoked_ms is not None else "active",
-            "created_at": _when(item.created_ms),
-            "last_used_at": _when(item.last_used_ms),
-            "revoked_at": _when(item.revoked_ms),
-        }
-        for item in found
-    ]
-    lines = [
-        f"{row['client_id']}\t{row['state']}\t{row['name'] or '-'}"
-        f"\tlast used {row['last_used_at'] or 'never'}"
-        for row in rows
-    ]
-    _emit(as_json, {"clients": rows}, "\n".join(lines) or "No OAuth2 client.")
-
-
-@oauth_app.command("revoke")
-def oauth_revoke(
-    client_id: str = typer.Argument(..., help="The client's client_id."),
-    account: str = ACCOUNT_OPTION,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Revoke an OAuth2 client; its access tokens die with it."""
-    from simgate.services import oauth
-
-    _run_with_context(_settings(), lambda ctx: oauth.revoke_client(ctx, account, client_id))
-    _emit(as_json, {"client_id": client_id, "revoked": True}, f"Client {client_id} revoked.")
+    emit(as_json, {"number": change.number, "removed": change.changed}, f"{change.number} {human}")
 
 
 @app.command()
@@ -405,7 +239,7 @@ def demo(
     from simgate.services import accounts, devices
     from simgate.store import devices as device_store
 
-    settings = _settings(host=host, port=port, public_base_url=f"http://{host}:{port}")
+    settings = server_settings(host=host, port=port, public_base_url=f"http://{host}:{port}")
     configure_logging(settings.log_level)
 
     async def prepare(ctx: Context) -> tuple[str, str]:
@@ -424,7 +258,7 @@ def demo(
             token = await devices.new_token(ctx, account_id, str(row["sid"]))
         return key, token
 
-    api_key, token = _run_with_context(settings, prepare)
+    api_key, token = run_with_context(settings, prepare)
     base = settings.public_base_url
     typer.echo(
         f"\nsimgate demo on {base}\n"

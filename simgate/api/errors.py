@@ -46,13 +46,11 @@ def error_body(request: Request, code: str, message: str, extra: dict[str, Any])
     return body
 
 
-#: Where SOAP calls are posted (``api.soap.ENDPOINT_PATH``; not imported: soap imports routes).
-SOAP_PATH = "/sendsms/soap"
 SERVER_ERROR = 500
 
 
 def _is_soap(request: Request) -> bool:
-    return request.url.path.rstrip("/") == SOAP_PATH and request.method == "POST"
+    return request.url.path.rstrip("/") == soapxml.ENDPOINT_PATH and request.method == "POST"
 
 
 def soap_fault(status: int, message: str, code: str, headers: dict[str, str] | None) -> Response:

@@ -22,7 +22,7 @@ from simgate.services import messages
 router = APIRouter(tags=["SOAP"])
 
 WSDL_PATH = "/sendsms/wsdl/sendsms.wsdl"
-ENDPOINT_PATH = "/sendsms/soap"
+ENDPOINT_PATH = soapxml.ENDPOINT_PATH
 XML = "text/xml; charset=utf-8"
 
 

@@ -25,6 +25,8 @@ from defusedxml.ElementTree import fromstring
 
 from simgate.domain.errors import InvalidParameter
 
+#: Where calls are posted: the address the WSDL names (under ``SIMGATE_PUBLIC_BASE_URL``).
+ENDPOINT_PATH = "/sendsms/soap"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 NAMESPACE = "urn:simgate:sendsms"
 SOAP_ACTION = NAMESPACE + "#sendSms"
