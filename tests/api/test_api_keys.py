@@ -109,7 +109,7 @@ class TestKeyCommands:
 
 class TestRevocation:
     def test_a_cached_key_is_refused_at_once_after_revocation(
-        self, server_factory: Callable[..., LiveServer], engine: str, database_url: str
+        self, server_factory: Callable[..., LiveServer], database_url: str
     ) -> None:
         """The cache lives for seconds, but the bus makes this process forget it at once."""
         server = server_factory(database_url, auth_cache_seconds=60)
@@ -133,9 +133,9 @@ class TestRevocation:
 
 class TestLastUsed:
     def test_last_use_is_written_in_batches_not_per_request(
-        self, server_factory: Callable[..., LiveServer]
+        self, server_factory: Callable[..., LiveServer], database_url: str
     ) -> None:
-        server = server_factory(last_used_flush_seconds=0.3)
+        server = server_factory(database_url, last_used_flush_seconds=0.3)
         account = server.create_account()
         key = new_key(server, account)
 
