@@ -232,7 +232,13 @@ def pair(database_url: str, phones: int) -> tuple[str, list[str]]:
 @contextlib.contextmanager
 def server(database_url: str, profile: str | None) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "SIMGATE_DATABASE_URL": database_url, "SIMGATE_LOG_LEVEL": "warning"}
+    # The per-key limit is off: the fill sends as fast as it can with one key, on purpose.
+    env = {
+        **os.environ,
+        "SIMGATE_DATABASE_URL": database_url,
+        "SIMGATE_LOG_LEVEL": "warning",
+        "SIMGATE_API_RATE_PER_SECOND": "0",
+    }
     prefix = [sys.executable] + (["-m", "cProfile", "-o", profile] if profile else [])
     process = subprocess.Popen(
         [*prefix, "-m", "simgate", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env

@@ -8,15 +8,26 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from simgate import __version__
-from simgate.api import conversations, errors, frommobile, gateway, links, webhooks
+from simgate.api import (
+    conversations,
+    errors,
+    frommobile,
+    gateway,
+    links,
+    oauth,
+    soap,
+    webhooks,
+)
 from simgate.api import inbox as inbox_api
 from simgate.api import sms as sms_api
+from simgate.api.guard import Guard
 from simgate.config import Settings
 from simgate.context import Context
 from simgate.devices.endpoint import device_route
 from simgate.devices.longpoll import longpoll_routes
 from simgate.dispatch.dispatcher import Dispatcher
 from simgate.dispatch.scheduler import Scheduler
+from simgate.services.access import Authenticator
 from simgate.store.database import Database
 from simgate.store.migrate import upgrade_async
 from simgate.webhooks.worker import DeliveryWorker, new_client
@@ -35,6 +46,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     # One HTTP client for every webhook POST of this process (pooled, explicit timeout).
     webhook_client = new_client(settings.webhook_timeout_seconds)
     webhook_worker = DeliveryWorker(ctx, webhook_client)
+    authenticator = Authenticator(ctx)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -42,9 +54,11 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
             await upgrade_async(settings.database_url)
         scheduler.start()
         webhook_worker.start()
+        authenticator.start()
         try:
             yield
         finally:
+            await authenticator.close()
             await webhook_worker.close()
             await webhook_client.aclose()
             await scheduler.close()
@@ -62,6 +76,9 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     app.state.ctx = ctx
     app.state.dispatcher = dispatcher
     app.state.webhook_worker = webhook_worker
+    # The one authenticator of this app: its cache of checked credentials is what any other
+    # adapter (dashboard, future APIs) should use too, so a revocation reaches all of them.
+    app.state.guard = Guard(settings, authenticator)
     errors.install(app)
     for router in (
         sms_api.router,
@@ -71,6 +88,8 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
         gateway.router,
         links.router,
         webhooks.router,
+        oauth.router,
+        soap.router,
     ):
         app.include_router(router)
     app.router.routes.append(device_route(ctx, dispatcher))

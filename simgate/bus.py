@@ -33,6 +33,9 @@ DEADLINE = "deadline"
 ACCOUNT_CHANGED = "account-changed"
 #: Topic for "the owner changed this device (its limits)"; payload: the device id.
 DEVICE_CHANGED = "device-changed"
+#: Topic for "a credential of this account (API key, OAuth client) was revoked": caches of
+#: checked credentials forget the account's entries; payload: the account id.
+CREDENTIALS_REVOKED = "credentials-revoked"
 #: Topic for "this device was deleted: close its live connection"; payload: the device id.
 DEVICE_REMOVED = "device-removed"
 #: Topic for "webhook deliveries may be due now"; payload: the account id.

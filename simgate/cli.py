@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
+from simgate.cli_access import key_app, oauth_app
+from simgate.cli_support import ACCOUNT_OPTION, JSON_OPTION, emit, run_with_context, server_settings
 from simgate.protocol import pairing_string
 
 if TYPE_CHECKING:
@@ -38,42 +38,11 @@ optout_app = typer.Typer(
     help="Manage the numbers that opted out of an account's messages.", no_args_is_help=True
 )
 app.add_typer(optout_app, name="optout")
+app.add_typer(key_app, name="key")
+app.add_typer(oauth_app, name="oauth")
 
 DEMO_EMAIL = "demo@simgate.local"
 DEMO_DEVICE = "Simulated phone"
-
-
-def _settings(**overrides: Any) -> Settings:
-    from simgate.config import Settings
-
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
-
-
-def _run_with_context(settings: Settings, job: Callable[[Context], Awaitable[T]]) -> T:
-    """Migrate, run ``job`` with a context on the configured database, and clean up."""
-    from simgate.context import Context
-    from simgate.domain.errors import SimgateError
-    from simgate.store.database import Database
-    from simgate.store.migrate import upgrade
-
-    upgrade(settings.database_url)
-
-    async def main() -> T:
-        ctx = Context(settings=settings, db=Database(settings.database_url))
-        try:
-            return await job(ctx)
-        finally:
-            await ctx.db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except SimgateError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(code=1) from exc
-
-
-def _emit(as_json: bool, data: dict[str, Any], human: str) -> None:
-    typer.echo(json.dumps(data) if as_json else human)
 
 
 @app.command()
@@ -86,7 +55,7 @@ def serve(
     from simgate.logs import configure_logging
     from simgate.serving import Server, server_config
 
-    settings = _settings(host=host, port=port)
+    settings = server_settings(host=host, port=port)
     configure_logging(settings.log_level)
     Server(server_config(create_app(settings, migrate=True), settings)).run()  # uvloop if there
 
@@ -102,10 +71,10 @@ def account_create(
     """Create an account and print its first API key (shown only now)."""
     from simgate.services import accounts
 
-    created = _run_with_context(
-        _settings(), lambda ctx: accounts.create_account(ctx, email, password)
+    created = run_with_context(
+        server_settings(), lambda ctx: accounts.create_account(ctx, email, password)
     )
-    _emit(
+    emit(
         as_json,
         {"account_id": created.account_id, "api_key": created.api_key},
         f"Account {created.account_id} created.\nAPI key (shown once): {created.api_key}",
@@ -139,13 +108,11 @@ def device_add(
     pacing = devices.Pacing(
         rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour, daily_cap=daily_cap
     )
-    settings = _settings()
-    paired = _run_with_context(
-        settings, lambda ctx: devices.add_device(ctx, account, label, pacing)
-    )
+    settings = server_settings()
+    paired = run_with_context(settings, lambda ctx: devices.add_device(ctx, account, label, pacing))
     pairing = pairing_string(settings.public_base_url, paired.token)
     if as_json:
-        _emit(True, {"sid": paired.sid, "token": paired.token, "pairing": pairing}, "")
+        emit(True, {"sid": paired.sid, "token": paired.token, "pairing": pairing}, "")
         return
     typer.echo(f"Device {paired.sid} added.\nToken (shown once): {paired.token}")
     typer.echo(f"Pairing string (secret, like the token): {pairing}")
@@ -178,13 +145,15 @@ def device_update(
             rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour, daily_cap=daily_cap
         ),
     )
-    updated = _run_with_context(_settings(), lambda ctx: devices.update_any_device(ctx, change))
+    updated = run_with_context(
+        server_settings(), lambda ctx: devices.update_any_device(ctx, change)
+    )
     pacing = {
         "rate_per_minute": updated.pacing.rate_per_minute,
         "rate_per_hour": updated.pacing.rate_per_hour,
         "daily_cap": updated.pacing.daily_cap,
     }
-    _emit(
+    emit(
         as_json,
         {"sid": updated.sid, "label": updated.label, "pacing": pacing},
         f"Device {updated.sid} updated: label {updated.label!r}, "
@@ -202,14 +171,10 @@ def account_routing(
     """Choose how the account's messages are spread over its devices."""
     from simgate.services import accounts
 
-    chosen = _run_with_context(
-        _settings(), lambda ctx: accounts.set_routing_policy(ctx, account, policy)
+    chosen = run_with_context(
+        server_settings(), lambda ctx: accounts.set_routing_policy(ctx, account, policy)
     )
     typer.echo(f"Routing policy of {account}: {chosen}")
-
-
-ACCOUNT_OPTION = typer.Option(..., "--account", help="E-mail of the account.")
-JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 @optout_app.command("list")
@@ -221,13 +186,13 @@ def optout_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> N
     async def job(ctx: Context) -> list[optouts.OptOut]:
         return await optouts.list_opt_outs(ctx, await optouts.account_of(ctx, account))
 
-    found = _run_with_context(_settings(), job)
+    found = run_with_context(server_settings(), job)
     rows = [
         {"number": item.number, "source": item.source, "since": timefmt.iso_utc(item.created_ms)}
         for item in found
     ]
     lines = [f"{row['number']}\t{row['source']}\t{row['since']}" for row in rows]
-    _emit(as_json, {"opt_outs": rows}, "\n".join(lines) or "No number opted out.")
+    emit(as_json, {"opt_outs": rows}, "\n".join(lines) or "No number opted out.")
 
 
 @optout_app.command("add")
@@ -242,9 +207,9 @@ def optout_add(
     async def job(ctx: Context) -> optouts.OptOutChange:
         return await optouts.add(ctx, await optouts.account_of(ctx, account), number, "cli")
 
-    change = _run_with_context(_settings(), job)
+    change = run_with_context(server_settings(), job)
     human = "added" if change.changed else "already on the list"
-    _emit(as_json, {"number": change.number, "added": change.changed}, f"{change.number} {human}")
+    emit(as_json, {"number": change.number, "added": change.changed}, f"{change.number} {human}")
 
 
 @optout_app.command("remove")
@@ -259,9 +224,9 @@ def optout_remove(
     async def job(ctx: Context) -> optouts.OptOutChange:
         return await optouts.remove(ctx, await optouts.account_of(ctx, account), number)
 
-    change = _run_with_context(_settings(), job)
+    change = run_with_context(server_settings(), job)
     human = "removed" if change.changed else "was not on the list"
-    _emit(as_json, {"number": change.number, "removed": change.changed}, f"{change.number} {human}")
+    emit(as_json, {"number": change.number, "removed": change.changed}, f"{change.number} {human}")
 
 
 @app.command()
@@ -274,7 +239,7 @@ def demo(
     from simgate.services import accounts, devices
     from simgate.store import devices as device_store
 
-    settings = _settings(host=host, port=port, public_base_url=f"http://{host}:{port}")
+    settings = server_settings(host=host, port=port, public_base_url=f"http://{host}:{port}")
     configure_logging(settings.log_level)
 
     async def prepare(ctx: Context) -> tuple[str, str]:
@@ -293,7 +258,7 @@ def demo(
             token = await devices.new_token(ctx, account_id, str(row["sid"]))
         return key, token
 
-    api_key, token = _run_with_context(settings, prepare)
+    api_key, token = run_with_context(settings, prepare)
     base = settings.public_base_url
     typer.echo(
         f"\nsimgate demo on {base}\n"
@@ -358,18 +323,15 @@ def _register_client_commands() -> None:
 
 
 def _register_webhook_commands() -> None:
-    from simgate.webhook_cli import webhook_app
+    from simgate.cli_webhooks import webhook_app
 
     app.add_typer(webhook_app, name="webhook")
 
 
 _register_agent()
 _register_client_commands()
+_register_webhook_commands()
 
 
 def main() -> None:
     app()
-
-
-# After the module's names exist: simgate.webhook_cli imports the shared options from here.
-_register_webhook_commands()

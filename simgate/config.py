@@ -6,6 +6,7 @@ point and passed down, so tests build it explicitly and never leak state between
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -78,6 +79,27 @@ class Settings(BaseSettings):
     # environment, a comma-separated list (``SIMGATE_OPTOUT_KEYWORDS=STOP,FIN``); empty: none.
     optout_keywords: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OPTOUT_KEYWORDS
     optin_keywords: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OPTIN_KEYWORDS
+    # Requests one API key (or one OAuth client's tokens) may make: a sustained rate per second
+    # and a burst above it; past them, 429 with Retry-After. 0 turns the limit off.
+    api_rate_per_second: float = Field(default=20.0, ge=0)
+    api_rate_burst: int = Field(default=40, ge=1)
+    # Failed authentications (wrong, revoked, expired or missing key or token) one client
+    # address may make per minute before it gets 429s; guessing keys stays hopeless. 0: off.
+    auth_failures_per_minute: int = Field(default=20, ge=0)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated
+    # in the environment: ``SIMGATE_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8``). Empty: the peer
+    # address is the client, whatever the header says.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # How long a process may reuse a credential it checked without asking the store again. A
+    # revocation reaches this process at once; other processes (and one the CLI revoked from)
+    # notice within this many seconds. 0: every request asks the store.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # API keys' "last used" times are kept in memory and written at most this often.
+    last_used_flush_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # Lifetime of an OAuth2 access token (``expires_in``).
+    oauth_token_seconds: int = Field(default=3600, ge=60, le=86400)
+    # uvicorn's access log (one line per request, query strings with secrets masked).
+    access_log: bool = False
 
     # Key that seals stored secrets (webhook signing secrets): a Fernet key or 32+ characters.
     # Unset: a key file (``secret_key_file``, else simgate.key beside the SQLite database),
@@ -114,6 +136,20 @@ class Settings(BaseSettings):
     def _keyword_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(word.strip() for word in value.split(",") if word.strip())
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            ip_network(item, strict=False)  # raises for a typo, so it fails at start-up
         return value
 
     @field_validator("optout_keywords", "optin_keywords")

@@ -1,11 +1,66 @@
-"""structlog set-up: key-value lines on stderr, one logger configuration per process."""
+"""structlog set-up: key-value lines on stderr, one logger configuration per process; and the
+masking that keeps secrets out of every log line.
+
+Clients put API keys in query strings (``/sendsms/?apikey=...``), so an access log line is a
+leak waiting to happen. :func:`mask_secrets` replaces the value of every credential-bearing
+parameter and anything shaped like one of simgate's secrets; it runs on uvicorn's access and
+error loggers (:class:`SecretMask`) and on every structlog event.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+MASK = "***"
+_PARAMETER = re.compile(
+    r"(?i)\b(apikey|api_key|client_secret|access_token|refresh_token|token|password|secret)"
+    r"(=|%3D)[^&\s\"']*"
+)
+# Access tokens, OAuth client secrets and device tokens by their prefix, and API keys (48 hex
+# characters; message GUIDs are 40 and stay readable).
+_SHAPED = re.compile(r"\b(sgat_|sgcs_|sgd_)[A-Za-z0-9_-]+|\b[0-9a-fA-F]{48}\b")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with credential parameters' values and secret-shaped words replaced."""
+    text = _PARAMETER.sub(lambda match: f"{match.group(1)}{match.group(2)}{MASK}", text)
+    return _SHAPED.sub(lambda match: (match.group(1) or "") + MASK, text)
+
+
+class SecretMask(logging.Filter):
+    """Masks secrets in a standard-library record's message and arguments (uvicorn's logs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = mask_secrets(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                mask_secrets(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+def install_secret_mask(*names: str) -> None:
+    """Put :class:`SecretMask` on the named loggers (once each)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(item, SecretMask) for item in logger.filters):
+            logger.addFilter(SecretMask())
+
+
+def _mask_event(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = mask_secrets(value)
+    return event
 
 
 def configure_logging(level: str) -> None:
@@ -19,6 +74,7 @@ def configure_logging(level: str) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            _mask_event,
             structlog.processors.KeyValueRenderer(
                 key_order=["timestamp", "level", "event"], sort_keys=False
             ),

@@ -28,6 +28,7 @@ import uvicorn
 from uvicorn.protocols.http import h11_impl, httptools_impl
 
 from simgate.config import Settings
+from simgate.logs import install_secret_mask
 from simgate.protocol import MAX_FRAME_BYTES
 
 #: The signals that stop the server gracefully; a second SIGINT forces the exit (uvicorn's rule).
@@ -61,11 +62,18 @@ class Config(uvicorn.Config):
 
 
 def server_config(app: Any, settings: Settings, **options: Any) -> Config:
-    """The one uvicorn configuration of simgate's servers: address, timeouts, protocol."""
+    """The one uvicorn configuration of simgate's servers: address, timeouts, protocol.
+
+    uvicorn's own X-Forwarded-For handling is off (it trusts 127.0.0.1 by default): the client
+    address is decided in one place, ``api.guard``, from ``SIMGATE_TRUSTED_PROXIES``. The access
+    log, when on, goes through :class:`simgate.logs.SecretMask` (query strings hold API keys).
+    """
     values: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "log_level": "warning",
+        "log_level": "info" if settings.access_log else "warning",
+        "access_log": settings.access_log,
+        "proxy_headers": False,
         "http": http_protocol(),
         "timeout_keep_alive": settings.keep_alive_timeout_seconds,
         # Device frames are bounded at 1 MiB by the codec, which answers a larger one with an
@@ -77,7 +85,10 @@ def server_config(app: Any, settings: Settings, **options: Any) -> Config:
         "ws_per_message_deflate": False,
         **options,
     }
-    return Config(app, timeout_request_head=settings.request_head_timeout_seconds, **values)
+    config = Config(app, timeout_request_head=settings.request_head_timeout_seconds, **values)
+    # After Config: constructing it (re)configures uvicorn's loggers.
+    install_secret_mask("uvicorn.access", "uvicorn.error")
+    return config
 
 
 def http_protocol() -> type[asyncio.Protocol]:

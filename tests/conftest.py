@@ -68,6 +68,11 @@ def make_settings(database_url: str, base_url: str, **overrides: object) -> Sett
         "log_level": "warning",
         # Hundreds of accounts are made; Argon2's production cost is tested on its own.
         "password_hash_cost": "test",
+        # Rate limits off unless a test turns them on: the module's tests share servers and all
+        # come from 127.0.0.1, so one test's wrong keys would throttle the next test.
+        # tests/api/test_access_limits.py runs them with their defaults.
+        "api_rate_per_second": 0,
+        "auth_failures_per_minute": 0,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -2,6 +2,9 @@
 
 Every error body has the same shape, ``{"success": false, "error": <code>, "message": <text>}``;
 ``/sendsms/`` adds ``result: {"error": <code>, "sent": "0"}`` because its clients read ``result``.
+Two protocols have their own error grammar, and get it here too: the OAuth2 token endpoint
+answers RFC 6749 §5.2 bodies (``{"error", "error_description"}``, no caching), and the SOAP
+endpoint answers SOAP faults.
 Nothing a client sends may produce a traceback: unexpected exceptions are logged and answered
 with a generic 500 in the same shape, by ``CatchUnexpected``.
 
@@ -24,8 +27,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from simgate.api import soapxml
 from simgate.api.jsonresponse import JsonResponse
-from simgate.domain.errors import RateLimited, SimgateError
+from simgate.domain.errors import InvalidClient, OAuthError, RateLimited, SimgateError
 
 log = structlog.get_logger(__name__)
 
@@ -42,8 +46,40 @@ def error_body(request: Request, code: str, message: str, extra: dict[str, Any])
     return body
 
 
+SERVER_ERROR = 500
+
+
+def _is_soap(request: Request) -> bool:
+    return request.url.path.rstrip("/") == soapxml.ENDPOINT_PATH and request.method == "POST"
+
+
+def soap_fault(status: int, message: str, code: str, headers: dict[str, str] | None) -> Response:
+    """SOAP 1.1 answers every fault with HTTP 500 (SOAP 1.1 §6.2), whatever its cause."""
+    return Response(
+        soapxml.fault(status < SERVER_ERROR, message, code),
+        status_code=SERVER_ERROR,
+        media_type="text/xml; charset=utf-8",
+        headers=headers,
+    )
+
+
+def oauth_error(exc: OAuthError) -> Response:
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if isinstance(exc, InvalidClient):
+        headers["WWW-Authenticate"] = 'Basic realm="simgate", charset="UTF-8"'
+    return JsonResponse(
+        {"error": exc.code, "error_description": exc.message},
+        status_code=exc.status,
+        headers=headers,
+    )
+
+
 def error_response(request: Request, exc: SimgateError) -> Response:
+    if isinstance(exc, OAuthError):
+        return oauth_error(exc)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if _is_soap(request):
+        return soap_fault(exc.status, exc.message, exc.code, headers)
     return JsonResponse(
         error_body(request, exc.code, exc.message, exc.extra),
         status_code=exc.status,
@@ -78,6 +114,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 def _unexpected(request: Request, exc: Exception) -> Response:
     """Log ``exc`` once (the path only: a query string may hold an API key) and answer 500."""
     log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
+    if _is_soap(request):
+        return soap_fault(
+            SERVER_ERROR, "Something went wrong on the server.", "internal_error", None
+        )
     return JsonResponse(
         error_body(request, "internal_error", "Something went wrong on the server.", {}),
         status_code=500,

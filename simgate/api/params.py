@@ -110,7 +110,7 @@ class Params:
 
 async def read_params(request: Request, max_bytes: int) -> Params:
     values = _query(request.scope.get("query_string", b""))
-    body = await _read_body(request, max_bytes)
+    body = await read_body(request, max_bytes)
     if body.strip():
         values.update(await _body_values(request, body))
     for name, value in values.items():
@@ -131,7 +131,7 @@ def declared_too_large(content_length: str | None, max_bytes: int) -> bool:
     """Whether a ``Content-Length`` header announces more than ``max_bytes``.
 
     Only a well-formed length counts; anything else is left to the server (which refuses a
-    malformed header) and to the byte count of ``_read_body``.
+    malformed header) and to the byte count of ``read_body``.
     """
     if content_length is None:
         return False
@@ -139,7 +139,7 @@ def declared_too_large(content_length: str | None, max_bytes: int) -> bool:
     return _INTEGER.fullmatch(value) is not None and int(value) > max_bytes
 
 
-async def _read_body(request: Request, max_bytes: int) -> bytes:
+async def read_body(request: Request, max_bytes: int) -> bytes:
     """The whole body, refused with a 413 as soon as it is known to exceed ``max_bytes``.
 
     The stream is counted as it arrives, so a body without (or with a lying) Content-Length is

@@ -11,11 +11,10 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from simgate.api.guard import Guard
 from simgate.api.jsonresponse import JsonResponse
 from simgate.api.params import Params, read_params
 from simgate.context import Context
-from simgate.domain.errors import MissingApiKey
-from simgate.services import accounts
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -37,7 +36,11 @@ class Doc:
         return schema
 
 
-APIKEY = Doc("apikey", "Your API key (or send `Authorization: Bearer <key>`).", required=True)
+APIKEY = Doc(
+    "apikey",
+    "Your API key (or send `Authorization: Bearer <key or OAuth2 access token>`).",
+    required=True,
+)
 
 
 def _openapi(method: str, docs: Sequence[Doc]) -> dict[str, Any]:
@@ -121,21 +124,25 @@ async def params_of(request: Request) -> Params:
     return await read_params(request, context(request).settings.max_body_bytes)
 
 
-async def authenticate(request: Request, params: Params) -> int:
-    """The account id behind the request's API key.
+def guard(request: Request) -> Guard:
+    found: Guard = request.app.state.guard
+    return found
 
-    The ``apikey`` parameter wins; a Bearer header is read only when it is absent, so a valid
-    key is never refused because of an unrelated Authorization header sent beside it.
+
+async def authenticate(request: Request, params: Params) -> int:
+    """The account id behind the request's API key or OAuth2 access token.
+
+    The ``apikey`` parameter wins; a Bearer header (an API key or an access token) is read only
+    when it is absent, so a valid key is never refused because of an unrelated Authorization
+    header sent beside it.
     """
-    ctx = context(request)
-    key = params.text("apikey")
-    if key is None:
+    secret = params.text("apikey")
+    if secret is None:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and value.strip():
-            key = value.strip()
-    if key is None:
-        raise MissingApiKey("Missing required parameter: apikey")
-    return await accounts.authenticate_key(ctx, key)
+            secret = value.strip()
+    principal = await guard(request).authenticate(request.scope, secret)
+    return principal.account_id
 
 
 async def start(request: Request) -> tuple[Context, Params, int]:

@@ -16,6 +16,10 @@ code) live on the class and a handler needs no lookup table::
     │   ├── IllegalTransition         illegal_transition    409
     │   └── IdempotencyKeyReused      idempotency_key_reused 409
     ├── RateLimited                   rate_limited          429  (+ retry_after seconds)
+    ├── OAuthError                    invalid_request       400  (RFC 6749 §5.2 body)
+    │   ├── InvalidClient             invalid_client        401
+    │   └── UnsupportedGrantType      unsupported_grant_type 400
+    ├── StoreUnavailable              unavailable           503
     ├── DeviceAuthError               invalid_device_token  403
     └── SecretUnreadable              secret_unreadable     500
 """
@@ -28,15 +32,19 @@ __all__ = [
     "IdempotencyKeyReused",
     "IllegalTransition",
     "InvalidApiKey",
+    "InvalidClient",
     "InvalidParameter",
     "MissingApiKey",
     "MissingParameter",
     "NotFound",
+    "OAuthError",
     "PayloadTooLarge",
     "RateLimited",
     "SecretUnreadable",
     "SimgateError",
     "StateConflict",
+    "StoreUnavailable",
+    "UnsupportedGrantType",
     "invalid",
     "missing",
 ]
@@ -176,6 +184,35 @@ class StoreUnavailable(SimgateError):
     code = "unavailable"
     status = 503
     default_message = "The gateway could not store the request; nothing was sent. Retry later."
+
+
+class OAuthError(SimgateError):
+    """A token request the OAuth2 token endpoint refuses (RFC 6749 §5.2).
+
+    Its answer is the RFC's, not the compatible API's: ``{"error", "error_description"}``, so
+    OAuth2 client libraries understand it. This base class is ``invalid_request``: a missing or
+    repeated parameter, an unsupported content type, two ways of authenticating at once.
+    """
+
+    code = "invalid_request"
+    status = 400
+    default_message = "The token request is malformed"
+
+
+class InvalidClient(OAuthError):
+    """Client authentication failed: unknown client, wrong secret, revoked client, none sent."""
+
+    code = "invalid_client"
+    status = 401
+    default_message = "Client authentication failed"
+
+
+class UnsupportedGrantType(OAuthError):
+    """A grant other than ``client_credentials``, the only one a machine client needs."""
+
+    code = "unsupported_grant_type"
+    status = 400
+    default_message = "Only grant_type=client_credentials is supported"
 
 
 class DeviceAuthError(SimgateError):

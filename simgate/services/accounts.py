@@ -1,4 +1,4 @@
-"""Accounts, their API keys, and authenticating a request's key."""
+"""Accounts, and the keys made with them (more keys: ``services.keys``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from simgate import bus
 from simgate.context import Context
-from simgate.domain.errors import ApiExpired, InvalidApiKey, InvalidParameter
+from simgate.domain.errors import InvalidParameter
 from simgate.domain.routing import Policy
 from simgate.services import credentials
 from simgate.store import accounts as account_store
+from simgate.store import keys as key_store
 
 MAX_EMAIL_LENGTH = 320  # RFC 5321's limit for a forward path
 MIN_PASSWORD_LENGTH = 8
@@ -33,7 +34,7 @@ async def create_account(ctx: Context, email: str, password: str) -> NewAccount:
     now = ctx.clock()
     async with ctx.db.begin() as conn:
         account_id = await account_store.create(conn, email, password_hash, now)
-        await account_store.add_key(
+        await key_store.add_key(
             conn, account_id, prefix=key.prefix, digest=key.digest, label="default", now_ms=now
         )
     return NewAccount(account_id=account_id, api_key=key.value)
@@ -47,11 +48,14 @@ async def issue_key(ctx: Context, email: str, label: str, *, replace: bool = Fal
         account = await account_store.by_email(conn, email.strip().lower())
         if account is None:
             raise InvalidParameter(f"No account with e-mail {email}.", parameter="email")
-        if replace:
-            await account_store.revoke_keys(conn, int(account["id"]), label, now)
-        await account_store.add_key(
+        revoked = (
+            await key_store.revoke_keys(conn, int(account["id"]), label, now) if replace else 0
+        )
+        await key_store.add_key(
             conn, int(account["id"]), prefix=key.prefix, digest=key.digest, label=label, now_ms=now
         )
+    if revoked:
+        ctx.bus.publish(bus.CREDENTIALS_REVOKED, str(account["id"]))
     return key.value
 
 
@@ -59,20 +63,6 @@ async def account_id_by_email(ctx: Context, email: str) -> int | None:
     async with ctx.db.connect() as conn:
         account = await account_store.by_email(conn, email.strip().lower())
     return None if account is None else int(account["id"])
-
-
-async def authenticate_key(ctx: Context, api_key: str) -> int:
-    """The account that owns ``api_key``, or ``InvalidApiKey`` / ``ApiExpired``."""
-    candidate = credentials.digest(api_key.strip())
-    async with ctx.db.connect() as conn:
-        row = await account_store.key_by_digest(conn, candidate)
-    if row is None or not credentials.same_digest(str(row["digest"]), candidate):
-        raise InvalidApiKey("The API key is not valid.")
-    if row["revoked_ms"] is not None:
-        raise InvalidApiKey("The API key has been revoked.")
-    if row["expires_ms"] is not None and row["expires_ms"] <= ctx.clock():
-        raise ApiExpired("The API key has expired.")
-    return int(row["account_id"])
 
 
 async def set_routing_policy(ctx: Context, email: str, policy: str) -> str:

@@ -1,4 +1,5 @@
-"""Making and checking secrets: API keys, device tokens and passwords.
+"""Making and checking secrets: API keys, OAuth2 client secrets and access tokens, device tokens
+and passwords.
 
 Keys and tokens carry at least 192 random bits, so a plain SHA-256 digest is a safe way to store
 them (nothing to brute-force) and lets the store find a key by its digest in one indexed lookup.
@@ -53,6 +54,26 @@ def new_api_key() -> Secret:
     # 48 hex characters: looks like the reference service's keys, which clients may validate.
     value = secrets.token_hex(24)
     return Secret(value=value, prefix=value[:8], digest=digest(value))
+
+
+#: What every access token starts with: a Bearer value is looked up as a token or as an API key
+#: by its look, in one query instead of two (API keys are hex and never contain ``_``).
+ACCESS_TOKEN_PREFIX = "sgat_"  # noqa: S105 - a public marker, not a secret
+
+
+def new_client_id() -> str:
+    """A public OAuth2 client identifier (not a secret: it names the client)."""
+    return "sgc_" + secrets.token_hex(12)
+
+
+def new_client_secret() -> Secret:
+    value = "sgcs_" + secrets.token_urlsafe(32)
+    return Secret(value=value, prefix=value[:12], digest=digest(value))
+
+
+def new_access_token() -> Secret:
+    value = ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return Secret(value=value, prefix=value[:12], digest=digest(value))
 
 
 def new_device_token() -> Secret:

@@ -1,4 +1,4 @@
-"""Accounts and their API keys."""
+"""Accounts (their API keys are in ``keys``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate.domain.errors import StateConflict
-from simgate.store.tables import accounts, api_keys
+from simgate.store.tables import accounts
 
 
 async def create(conn: AsyncConnection, email: str, password_hash: str, now_ms: int) -> int:
@@ -26,57 +26,6 @@ async def create(conn: AsyncConnection, email: str, password_hash: str, now_ms: 
 async def by_email(conn: AsyncConnection, email: str) -> RowMapping | None:
     result = await conn.execute(select(accounts).where(accounts.c.email == email))
     return result.mappings().first()
-
-
-async def add_key(
-    conn: AsyncConnection,
-    account_id: int,
-    *,
-    prefix: str,
-    digest: str,
-    label: str,
-    now_ms: int,
-    expires_ms: int | None = None,
-) -> int:
-    result = await conn.execute(
-        api_keys.insert()
-        .values(
-            account_id=account_id,
-            prefix=prefix,
-            digest=digest,
-            label=label,
-            created_ms=now_ms,
-            expires_ms=expires_ms,
-        )
-        .returning(api_keys.c.id)
-    )
-    return int(result.scalar_one())
-
-
-async def key_by_digest(conn: AsyncConnection, digest: str) -> RowMapping | None:
-    result = await conn.execute(
-        select(
-            api_keys.c.account_id,
-            api_keys.c.digest,
-            api_keys.c.expires_ms,
-            api_keys.c.revoked_ms,
-        ).where(api_keys.c.digest == digest)
-    )
-    return result.mappings().first()
-
-
-async def revoke_keys(conn: AsyncConnection, account_id: int, label: str, now_ms: int) -> int:
-    """Revoke the account's live keys that carry ``label``; returns how many."""
-    result = await conn.execute(
-        update(api_keys)
-        .where(
-            api_keys.c.account_id == account_id,
-            api_keys.c.label == label,
-            api_keys.c.revoked_ms.is_(None),
-        )
-        .values(revoked_ms=now_ms)
-    )
-    return result.rowcount
 
 
 async def routing_policy(conn: AsyncConnection, account_id: int) -> str | None:

@@ -52,7 +52,42 @@ api_keys = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("expires_ms", BigInteger, nullable=True),
     Column("revoked_ms", BigInteger, nullable=True),
+    # Written in batches by the authenticator (at most every few seconds), not per request.
+    Column("last_used_ms", BigInteger, nullable=True),
     Index("ix_api_keys_account", "account_id"),
+)
+
+# OAuth2 clients (RFC 6749 client credentials grant). ``client_id`` is public; the secret is
+# kept only as a SHA-256 digest, like an API key.
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(40), nullable=False, unique=True),
+    Column("secret_prefix", String(16), nullable=False),
+    Column("secret_digest", String(64), nullable=False),
+    Column("name", Text, nullable=False, default=""),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger, nullable=True),
+    Column("last_used_ms", BigInteger, nullable=True),
+    Index("ix_oauth_clients_account", "account_id"),
+)
+
+# Access tokens issued to OAuth2 clients, as digests only. A token is valid while it has not
+# expired and its client is not revoked (checked by a join), so revoking a client kills its
+# tokens at once; deleting the client deletes them.
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("client_ref", Id, ForeignKey("oauth_clients.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Index("ix_oauth_tokens_expires", "expires_ms"),
+    Index("ix_oauth_tokens_client", "client_ref"),
 )
 
 devices = Table(

@@ -13,7 +13,7 @@ from simgate.domain.errors import StateConflict
 from simgate.domain.guids import new_guid
 from simgate.domain.outgoing import Outgoing
 from simgate.domain.states import MessageState
-from simgate.store import accounts, devices, inbox, messages, sent_log
+from simgate.store import accounts, devices, inbox, keys, messages, sent_log
 from simgate.store.database import Database
 from simgate.store.tables import metadata
 
@@ -126,12 +126,12 @@ class TestAccounts:
     async def test_key_is_found_by_its_digest_only(self, db: Database) -> None:
         account_id = await _account(db)
         async with db.begin() as conn:
-            await accounts.add_key(
+            await keys.add_key(
                 conn, account_id, prefix="abcd", digest="d" * 64, label="default", now_ms=NOW
             )
         async with db.connect() as conn:
-            found = await accounts.key_by_digest(conn, "d" * 64)
-            missing = await accounts.key_by_digest(conn, "e" * 64)
+            found = await keys.key_by_digest(conn, "d" * 64)
+            missing = await keys.key_by_digest(conn, "e" * 64)
         assert found is not None
         assert found["account_id"] == account_id
         assert missing is None

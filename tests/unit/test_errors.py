@@ -11,15 +11,19 @@ from simgate.domain.errors import (
     IdempotencyKeyReused,
     IllegalTransition,
     InvalidApiKey,
+    InvalidClient,
     InvalidParameter,
     MissingApiKey,
     MissingParameter,
     NotFound,
+    OAuthError,
     PayloadTooLarge,
     RateLimited,
     SecretUnreadable,
     SimgateError,
     StateConflict,
+    StoreUnavailable,
+    UnsupportedGrantType,
     invalid,
     missing,
 )
@@ -39,6 +43,10 @@ EXPECTED: list[tuple[type[SimgateError], str, int]] = [
     (IdempotencyKeyReused, "idempotency_key_reused", 409),
     (DeviceAuthError, "invalid_device_token", 403),
     (SecretUnreadable, "secret_unreadable", 500),
+    (StoreUnavailable, "unavailable", 503),
+    (OAuthError, "invalid_request", 400),
+    (InvalidClient, "invalid_client", 401),
+    (UnsupportedGrantType, "unsupported_grant_type", 400),
 ]
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from simgate.cli import ACCOUNT_OPTION, JSON_OPTION, _emit, _run_with_context, _settings
+from simgate.cli_support import ACCOUNT_OPTION, JSON_OPTION, emit, run_with_context, server_settings
 
 if TYPE_CHECKING:
     from simgate.context import Context
@@ -97,8 +97,8 @@ def webhook_add(
         account_id = await _account_id(ctx, account)
         return await webhooks.add_endpoint(ctx, account_id, url, _format(fmt), names)
 
-    created = _run_with_context(_settings(), job)
-    _emit(
+    created = run_with_context(server_settings(), job)
+    emit(
         as_json,
         {"id": created.endpoint.id, "secret": created.secret},
         f"Webhook {created.endpoint.id} added ({created.endpoint.format.value}, "
@@ -114,13 +114,13 @@ def webhook_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> 
     async def job(ctx: Context) -> list[webhooks.Endpoint]:
         return await webhooks.list_endpoints(ctx, await _account_id(ctx, account))
 
-    found = [_view(item) for item in _run_with_context(_settings(), job)]
+    found = [_view(item) for item in run_with_context(server_settings(), job)]
     lines = [
         f"{row['id']}\t{row['format']}\t{'on' if row['enabled'] else 'off'}\t{row['url']}\t"
         + ",".join(row["events"])
         for row in found
     ]
-    _emit(as_json, {"webhooks": found}, "\n".join(lines) or "No webhook.")
+    emit(as_json, {"webhooks": found}, "\n".join(lines) or "No webhook.")
 
 
 @webhook_app.command("remove")
@@ -135,8 +135,8 @@ def webhook_remove(
     async def job(ctx: Context) -> None:
         await webhooks.remove_endpoint(ctx, await _account_id(ctx, account), endpoint_id)
 
-    _run_with_context(_settings(), job)
-    _emit(as_json, {"id": endpoint_id, "deleted": True}, f"Webhook {endpoint_id} removed.")
+    run_with_context(server_settings(), job)
+    emit(as_json, {"id": endpoint_id, "deleted": True}, f"Webhook {endpoint_id} removed.")
 
 
 @webhook_app.command("log")
@@ -160,13 +160,13 @@ def webhook_log(
         account_id = await _account_id(ctx, account)
         return await webhooks.deliveries(ctx, account_id, endpoint_id, state=state, limit=limit)
 
-    rows = [_delivery(item) for item in _run_with_context(_settings(), job)]
+    rows = [_delivery(item) for item in run_with_context(server_settings(), job)]
     lines = [
         f"{row['id']}\t{row['status']}\t{row['type']}\t{row['attempts']}\t"
         f"{row['last_status_code'] or row['last_error'] or ''}"
         for row in rows
     ]
-    _emit(as_json, {"deliveries": rows}, "\n".join(lines) or "No delivery.")
+    emit(as_json, {"deliveries": rows}, "\n".join(lines) or "No delivery.")
 
 
 @webhook_app.command("redeliver")
@@ -186,8 +186,8 @@ def webhook_redeliver(
         found = await webhooks.deliveries(ctx, account_id, endpoint_id, limit=200)
         return [item for item in found if item.id in set(moved)]
 
-    rows = [_delivery(item) for item in _run_with_context(_settings(), job)]
-    _emit(as_json, {"redelivered": rows}, f"{len(rows)} deliveries sent again.")
+    rows = [_delivery(item) for item in run_with_context(server_settings(), job)]
+    emit(as_json, {"redelivered": rows}, f"{len(rows)} deliveries sent again.")
 
 
 @webhook_app.command("test")
@@ -206,6 +206,6 @@ def webhook_test(
         found = await webhooks.deliveries(ctx, account_id, endpoint_id, limit=200)
         return next(item for item in found if item.id == sent.delivery_id)
 
-    row = _delivery(_run_with_context(_settings(), job))
+    row = _delivery(run_with_context(server_settings(), job))
     human = f"Test event {row['event_id']}: {row['status']}, answer {row['last_status_code']}"
-    _emit(as_json, row, human + (f" ({row['last_error']})" if row["last_error"] else ""))
+    emit(as_json, row, human + (f" ({row['last_error']})" if row["last_error"] else ""))

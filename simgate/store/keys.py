@@ -1,0 +1,116 @@
+"""API keys: several per account, each found by the SHA-256 digest of its value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simgate.store.tables import api_keys
+
+
+async def add_key(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    prefix: str,
+    digest: str,
+    label: str,
+    now_ms: int,
+    expires_ms: int | None = None,
+) -> int:
+    result = await conn.execute(
+        api_keys.insert()
+        .values(
+            account_id=account_id,
+            prefix=prefix,
+            digest=digest,
+            label=label,
+            created_ms=now_ms,
+            expires_ms=expires_ms,
+        )
+        .returning(api_keys.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def key_by_digest(conn: AsyncConnection, digest: str) -> RowMapping | None:
+    result = await conn.execute(
+        select(
+            api_keys.c.id,
+            api_keys.c.account_id,
+            api_keys.c.digest,
+            api_keys.c.expires_ms,
+            api_keys.c.revoked_ms,
+        ).where(api_keys.c.digest == digest)
+    )
+    return result.mappings().first()
+
+
+async def list_keys(conn: AsyncConnection, account_id: int) -> Sequence[RowMapping]:
+    """The account's keys, oldest first: everything but the digest."""
+    result = await conn.execute(
+        select(
+            api_keys.c.id,
+            api_keys.c.prefix,
+            api_keys.c.label,
+            api_keys.c.created_ms,
+            api_keys.c.expires_ms,
+            api_keys.c.revoked_ms,
+            api_keys.c.last_used_ms,
+        )
+        .where(api_keys.c.account_id == account_id)
+        .order_by(api_keys.c.id)
+    )
+    return result.mappings().all()
+
+
+async def revoke_key(conn: AsyncConnection, account_id: int, key_id: int, now_ms: int) -> bool:
+    """Revoke one live key of the account; False when it has none by that id (or it is dead)."""
+    result = await conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.account_id == account_id,
+            api_keys.c.id == key_id,
+            api_keys.c.revoked_ms.is_(None),
+        )
+        .values(revoked_ms=now_ms)
+    )
+    return bool(result.rowcount)
+
+
+async def key_exists(conn: AsyncConnection, account_id: int, key_id: int) -> bool:
+    result = await conn.execute(
+        select(api_keys.c.id).where(api_keys.c.account_id == account_id, api_keys.c.id == key_id)
+    )
+    return result.first() is not None
+
+
+async def revoke_keys(conn: AsyncConnection, account_id: int, label: str, now_ms: int) -> int:
+    """Revoke the account's live keys that carry ``label``; returns how many."""
+    result = await conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.account_id == account_id,
+            api_keys.c.label == label,
+            api_keys.c.revoked_ms.is_(None),
+        )
+        .values(revoked_ms=now_ms)
+    )
+    return result.rowcount
+
+
+async def touch_keys(conn: AsyncConnection, used: Mapping[int, int]) -> None:
+    """Record when each key (id → Unix ms) was last used: one statement for the whole batch."""
+    if not used:
+        return
+    statement = (
+        update(api_keys)
+        .where(api_keys.c.id == bindparam("key_id"))
+        .values(last_used_ms=bindparam("used_ms"))
+    )
+    await conn.execute(
+        statement, [{"key_id": key_id, "used_ms": ms} for key_id, ms in sorted(used.items())]
+    )
