@@ -98,8 +98,8 @@ class DeviceSession:
         self._in_flight: set[str] = set()
         #: Of those, the ones the device answered ``accepted`` to: it has them.
         self._accepted: set[str] = set()
-        #: Sent reports being stored; the read loop goes on meanwhile (see ``_report_sent``).
-        self._reports: set[asyncio.Task[None]] = set()
+        #: Frames being stored; the read loop goes on meanwhile (see ``_in_background``).
+        self._stores: set[asyncio.Task[None]] = set()
         self._closing: asyncio.Task[None] | None = None
         self._reloading: asyncio.Task[None] | None = None
         self.log = log.bind(device_sid=device.sid, account_id=device.account_id)
@@ -206,7 +206,7 @@ class DeviceSession:
                 task.cancel()
             await asyncio.gather(*keepers, return_exceptions=True)
             # What the device reported sent must be stored before anything is put back.
-            await asyncio.gather(*self._reports, return_exceptions=True)
+            await asyncio.gather(*self._stores, return_exceptions=True)
             await self._hand_over(clean=clean, current=current)
 
     async def _hand_over(self, *, clean: bool, current: bool) -> None:
@@ -350,13 +350,13 @@ class DeviceSession:
             await self._handle(frame)
 
     async def _handle(self, frame: Frame | UnknownFrame) -> None:
-        if isinstance(frame, SentFrame):
-            await self._report_sent(frame)
+        if isinstance(frame, SentFrame | ReceivedFrame | MobileSentFrame):
+            await self._in_background(frame)
             return
-        if self._reports and not isinstance(frame, AcceptedFrame | PingFrame | PongFrame):
-            # Anything else may depend on a report before it (a delivery report on a message
+        if self._stores and not isinstance(frame, AcceptedFrame | PingFrame | PongFrame):
+            # Anything else may depend on a frame before it (a delivery report on a message
             # just reported sent): store those first, in the order the device sent them.
-            await asyncio.gather(*self._reports)
+            await asyncio.gather(*self._stores)
         match frame:
             case FailedFrame(id=frame_id, guid=guid, error=error, operator=operator):
                 await delivery.report_failed(self._ctx, self.device, guid, error, operator=operator)
@@ -364,32 +364,6 @@ class DeviceSession:
             case DeliveredFrame(id=frame_id, guid=guid, at=at):
                 await delivery.report_delivered(self._ctx, self.device, guid, at)
                 await self._send(AckFrame(id=frame_id))
-            case ReceivedFrame():
-                await inbox_service.record_received(
-                    self._ctx,
-                    self.device,
-                    inbox_service.Inbound(
-                        frame_id=frame.id,
-                        number=frame.number,
-                        text=frame.text,
-                        received_ms=self._ctx.clock() if frame.at is None else frame.at,
-                        sim=frame.sim,
-                    ),
-                )
-                await self._send(AckFrame(id=frame.id))
-            case MobileSentFrame():
-                await mobile_sent_service.record(
-                    self._ctx,
-                    self.device,
-                    mobile_sent_service.MobileSent(
-                        frame_id=frame.id,
-                        number=frame.number,
-                        text=frame.text,
-                        at_ms=frame.at,
-                        formatted=frame.formatted,
-                    ),
-                )
-                await self._send(AckFrame(id=frame.id))
             case StatusFrame(battery=battery, signal=signal, charging=charging):
                 self._last_seen_write_ms = self._ctx.clock()
                 await device_service.record_heartbeat(
@@ -411,31 +385,62 @@ class DeviceSession:
                     )
                 )
 
-    async def _report_sent(self, frame: SentFrame) -> None:
-        """Store a sent report without holding up the next frame.
+    async def _in_background(self, frame: SentFrame | ReceivedFrame | MobileSentFrame) -> None:
+        """Store a report or a received SMS without holding up the next frame.
 
-        A device reports a window of messages in a burst; waiting for each report's commit
-        before reading the next would make every report its own transaction. Stored in the
-        background, they share commits with every other device's (a group commit). At most a
-        window's worth is pending; past that the loop waits, so a device cannot pile up work.
+        A device reports a window of messages in a burst, and hands over a backlog of received
+        SMS after a reconnect; waiting for each commit before reading the next frame would make
+        every frame its own transaction. Stored in the background, they share commits with
+        every other device's (a group commit), each acknowledged once its commit is done. At
+        most a window's worth is pending; past that the loop waits, so a device cannot pile
+        up work.
         """
-        if len(self._reports) >= max(1, self._ctx.settings.device_window):
-            await asyncio.wait(self._reports, return_when=asyncio.FIRST_COMPLETED)
-        task = asyncio.get_running_loop().create_task(self._store_sent(frame))
-        self._reports.add(task)
-        task.add_done_callback(self._reports.discard)
+        if len(self._stores) >= max(1, self._ctx.settings.device_window):
+            await asyncio.wait(self._stores, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.get_running_loop().create_task(self._store(frame))
+        self._stores.add(task)
+        task.add_done_callback(self._stores.discard)
 
-    async def _store_sent(self, frame: SentFrame) -> None:
+    async def _store(self, frame: SentFrame | ReceivedFrame | MobileSentFrame) -> None:
         try:
-            await delivery.report_sent(self._ctx, self.device, frame.guid, frame.sim)
+            match frame:
+                case SentFrame():
+                    await delivery.report_sent(self._ctx, self.device, frame.guid, frame.sim)
+                case ReceivedFrame():
+                    await inbox_service.record_received(
+                        self._ctx,
+                        self.device,
+                        inbox_service.Inbound(
+                            frame_id=frame.id,
+                            number=frame.number,
+                            text=frame.text,
+                            received_ms=self._ctx.clock() if frame.at is None else frame.at,
+                            sim=frame.sim,
+                        ),
+                    )
+                case MobileSentFrame():
+                    await mobile_sent_service.record(
+                        self._ctx,
+                        self.device,
+                        mobile_sent_service.MobileSent(
+                            frame_id=frame.id,
+                            number=frame.number,
+                            text=frame.text,
+                            at_ms=frame.at,
+                            formatted=frame.formatted,
+                        ),
+                    )
         except Exception:
-            # Not acknowledged: the device resends the report when it reconnects.
-            self.log.exception("sent_report_not_stored", guid=frame.guid)
+            # Not acknowledged: the device sends the frame again when it reconnects.
+            self.log.exception("device_frame_not_stored", frame_type=frame.TYPE, frame_id=frame.id)
             self._become_closing()
-            self._close_soon(1011, "could not store a report")
+            self._close_soon(1011, "could not store a frame")
             return
         with contextlib.suppress(*GONE):
-            await self._settled(frame.guid, frame.id)
+            if isinstance(frame, SentFrame):
+                await self._settled(frame.guid, frame.id)
+            else:
+                await self._send(AckFrame(id=frame.id))
 
     def _become_closing(self) -> None:
         if self._state not in (SessionState.CLOSING, SessionState.CLOSED):

@@ -21,6 +21,7 @@ from simgate.domain.recipients import normalize_number
 from simgate.services import webhook_events
 from simgate.services.devices import Device
 from simgate.store import devices as device_store
+from simgate.store import groupcommit
 from simgate.store import inbox as inbox_store
 from simgate.store import optouts as optout_store
 
@@ -74,12 +75,26 @@ async def record_received(ctx: Context, device: Device, sms: Inbound) -> Recorde
         "alias": None,
         "dedup_key": frame_key(device.id, sms.frame_id),
     }
-    async with ctx.db.begin() as conn:
-        stored, new = await inbox_store.insert_once(conn, row)
-        if new:
-            await _apply_keyword(ctx, conn, device.account_id, number, sms.text)
-            await webhook_events.received(ctx, conn, stored)
+    # SMS arriving together from many phones share one transaction (group commit).
+    return await ctx.db.together(_store_each, _Received(ctx, device.account_id, row))
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    ctx: Context
+    account_id: int
+    row: dict[str, object]
+
+
+async def _store(conn: AsyncConnection, job: _Received) -> Recorded:
+    stored, new = await inbox_store.insert_once(conn, job.row)
+    if new:
+        await _apply_keyword(job.ctx, conn, job.account_id, str(stored["number"]), stored["text"])
+        await webhook_events.received(job.ctx, conn, stored)
     return Recorded(key=str(stored["guid"]), new=new)
+
+
+_store_each = groupcommit.each(_store)
 
 
 async def _apply_keyword(

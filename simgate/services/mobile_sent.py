@@ -13,6 +13,7 @@ from datetime import date, timedelta, tzinfo
 from typing import Final
 
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate.context import Context
 from simgate.domain import timefmt
@@ -23,6 +24,7 @@ from simgate.services import webhook_events
 from simgate.services.devices import Device
 from simgate.services.inbox import Recorded, sender_number
 from simgate.store import devices as device_store
+from simgate.store import groupcommit
 from simgate.store import mobile_sent as mobile_sent_store
 from simgate.store.mobile_sent import Filters, SortField
 
@@ -77,11 +79,18 @@ async def record(ctx: Context, device: Device, sms: MobileSent) -> Recorded:
         "synchro_ms": ctx.clock(),
         "dedup_key": frame_key(device.id, sms.frame_id),
     }
-    async with ctx.db.begin() as conn:
-        stored, new = await mobile_sent_store.insert_once(conn, row)
-        if new:
-            await webhook_events.mobile_sent(ctx, conn, stored)
+    return await ctx.db.together(_store_each, (ctx, row))
+
+
+async def _store(conn: AsyncConnection, job: tuple[Context, dict[str, object]]) -> Recorded:
+    ctx, row = job
+    stored, new = await mobile_sent_store.insert_once(conn, row)
+    if new:
+        await webhook_events.mobile_sent(ctx, conn, stored)
     return Recorded(key=str(stored["id"]), new=new)
+
+
+_store_each = groupcommit.each(_store)
 
 
 @dataclass(frozen=True)

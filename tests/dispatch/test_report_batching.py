@@ -106,3 +106,40 @@ async def _sent_log(server: LiveServer, api_key: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=server.url) as client:
         response = await client.get("/log/sent/sms/", params={"apikey": api_key})
     return list(response.json()["result"]["sms"])
+
+
+async def test_a_backlog_of_received_sms_is_stored_in_shared_commits(
+    server_factory: Callable[..., LiveServer],
+) -> None:
+    """A phone back online hands over its backlog at once: each SMS is acked after its
+    commit, stored once, and the backlog does not cost one commit per SMS."""
+    server = server_factory(device_window=WINDOW)
+    account = server.create_account()
+    paired = [server.add_device(account, label=f"phone {index}") for index in range(2)]
+    commits: list[int] = []
+    engine = server.ctx.db.engine.sync_engine
+
+    def count(_conn: Any) -> None:
+        commits.append(1)
+
+    async with AsyncExitStack() as stack:
+        phones = [await stack.enter_async_context(connected(server, p.token)) for p in paired]
+        event.listen(engine, "commit", count)
+        try:
+            for index in range(20):
+                phone = phones[index % 2]
+                frame = {"type": "received", "id": f"r-{index}", "number": f"+3247000{index:04d}"}
+                await phone.send({**frame, "text": f"reply {index}", "at": AT})
+            # The same frame again, as after a reconnect: stored once.
+            await phones[0].send(
+                {"type": "received", "id": "r-0", "number": "+32470000000", "text": "reply 0"}
+            )
+            acks = await asyncio.gather(_acks(phones[0], 11), _acks(phones[1], 10))
+        finally:
+            event.remove(engine, "commit", count)
+    assert sorted(acks[0] + acks[1]) == sorted([f"r-{index}" for index in range(20)] + ["r-0"])
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.get("/getsms/", params={"apikey": account.api_key})
+    texts = sorted(sms["message"] for sms in response.json()["result"]["sms"])
+    assert texts == sorted(f"reply {index}" for index in range(20))
+    assert len(commits) <= 10, len(commits)
