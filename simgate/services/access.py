@@ -5,10 +5,13 @@ built to cost almost nothing per request:
 
 - A credential checked against the store is remembered for ``auth_cache_seconds`` (a few
   seconds), by its SHA-256 digest only. Revoking a key or an OAuth client publishes
-  ``CREDENTIALS_REVOKED`` on the bus and this process forgets the account's entries at once;
-  another process (or a revocation from the CLI) is noticed when its entry ages out. Expiry is
-  checked on every request against the remembered expiry time, so an expired key is refused the
-  moment it expires, cached or not. Refused credentials are never remembered.
+  ``CREDENTIALS_REVOKED`` on the bus and this process forgets the account's entries at once.
+  A revocation by another process (``simgate key revoke`` from the shell, another server) is
+  seen by a watcher that reads one small summary of the credential tables every
+  ``REVOCATION_POLL_SECONDS`` and drops the whole cache when it changed: a fraction of a second,
+  for one query per interval instead of one per request. Expiry is checked on every request
+  against the remembered expiry time, so an expired key is refused the moment it expires,
+  cached or not. Refused credentials are never remembered.
 - "Last used" times are noted in memory and written in one batch statement at most every
   ``last_used_flush_seconds``, instead of one write per request.
 """
@@ -33,6 +36,8 @@ log = structlog.get_logger(__name__)
 
 #: Past this many remembered credentials the cache starts over: memory stays bounded.
 MAX_CACHED = 10_000
+#: How often the credential tables are checked for changes made by other processes (seconds).
+REVOCATION_POLL_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -62,16 +67,25 @@ class Authenticator:
         self._keys_used: dict[int, int] = {}
         self._clients_used: dict[int, int] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._mark: tuple[object, ...] | None = None
         self._unsubscribe = ctx.bus.subscribe(bus.CREDENTIALS_REVOKED, self._forget_account)
 
     def start(self) -> None:
         """Start writing "last used" times in the background (call on the server's loop)."""
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_forever(), name="last-used-flusher")
+        if self._watcher is None and self._ttl > 0:
+            self._watcher = asyncio.create_task(self._watch_forever(), name="revocation-watcher")
 
     async def close(self) -> None:
         """Stop the background writer and write what is still pending."""
         self._unsubscribe()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -143,6 +157,24 @@ class Authenticator:
         async with self._ctx.db.begin() as conn:
             await key_store.touch_keys(conn, keys_used)
             await oauth_store.touch_clients(conn, clients_used)
+
+    async def check_revocations(self) -> bool:
+        """Drop the cache if keys or clients changed since the last look; whether it did."""
+        async with self._ctx.db.connect() as conn:
+            mark = await key_store.credentials_mark(conn)
+        changed = self._mark is not None and mark != self._mark
+        self._mark = mark
+        if changed:
+            self._cache.clear()
+        return changed
+
+    async def _watch_forever(self) -> None:
+        while True:
+            try:
+                await self.check_revocations()
+            except Exception:  # the next look retries; meanwhile entries still age out
+                log.exception("revocation_check_failed")
+            await asyncio.sleep(REVOCATION_POLL_SECONDS)
 
     async def _flush_forever(self) -> None:
         while True:

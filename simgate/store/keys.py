@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from simgate.store.tables import api_keys
+from simgate.store.tables import api_keys, oauth_clients
 
 
 async def add_key(
@@ -114,3 +114,17 @@ async def touch_keys(conn: AsyncConnection, used: Mapping[int, int]) -> None:
     await conn.execute(
         statement, [{"key_id": key_id, "used_ms": ms} for key_id, ms in sorted(used.items())]
     )
+
+
+async def credentials_mark(conn: AsyncConnection) -> tuple[object, ...]:
+    """A value that changes whenever a key or an OAuth client is added, revoked or deleted,
+    by any process: what a process compares to drop its cache of checked credentials."""
+    result = await conn.execute(
+        select(
+            select(func.count()).select_from(api_keys).scalar_subquery(),
+            select(func.max(api_keys.c.revoked_ms)).scalar_subquery(),
+            select(func.count()).select_from(oauth_clients).scalar_subquery(),
+            select(func.max(oauth_clients.c.revoked_ms)).scalar_subquery(),
+        )
+    )
+    return tuple(result.one())
