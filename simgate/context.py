@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from simgate.bus import Bus, InProcessBus
 from simgate.clock import now_ms
 from simgate.config import Settings
+from simgate.services.heartbeats import Heartbeats
 from simgate.store.database import Database
 
 
@@ -17,3 +18,8 @@ class Context:
     db: Database
     bus: Bus = field(default_factory=InProcessBus)
     clock: Callable[[], int] = now_ms
+    heartbeats: Heartbeats = field(init=False)
+    """Devices' heartbeats, written together (see :mod:`simgate.services.heartbeats`)."""
+
+    def __post_init__(self) -> None:
+        self.heartbeats = Heartbeats(self.db.begin, self.settings.last_seen_flush_seconds)
