@@ -89,7 +89,24 @@ def serve(
 
     settings = _settings(host=host, port=port)
     configure_logging(settings.log_level)
+    _raise_open_files()
     Server(server_config(create_app(settings, migrate=True), settings)).run()  # uvloop if there
+
+
+def _raise_open_files() -> None:
+    """One socket per connected phone: take every descriptor the hard limit allows, and say
+    so when that is still too few for thousands of phones."""
+    import structlog
+
+    from simgate.oslimits import SERVER_OPEN_FILES, raise_open_files_limit
+
+    limits = raise_open_files_limit(SERVER_OPEN_FILES)
+    if limits is None:
+        return
+    log = structlog.get_logger("simgate.serve")
+    log.info("open_files_limit", soft=limits.soft, was=limits.before, hard=limits.hard)
+    if not limits.enough:
+        log.warning("open_files_limit_low", advice=limits.advice)
 
 
 @account_app.command("create")
