@@ -64,6 +64,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
             await scheduler.close()
             await poll_hub.close()
             await dispatcher.close()
+            await ctx.heartbeats.close()  # after the sessions ended, before the engine goes
             await ctx.db.dispose()
 
     app = FastAPI(

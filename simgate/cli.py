@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import secrets
 import sys
@@ -22,6 +23,7 @@ from simgate.protocol import pairing_string
 if TYPE_CHECKING:
     from simgate.config import Settings
     from simgate.context import Context
+    from simgate.services.devices import Pacing
 
 T = TypeVar("T")
 
@@ -57,7 +59,24 @@ def serve(
 
     settings = server_settings(host=host, port=port)
     configure_logging(settings.log_level)
+    _raise_open_files()
     Server(server_config(create_app(settings, migrate=True), settings)).run()  # uvloop if there
+
+
+def _raise_open_files() -> None:
+    """One socket per connected phone: take every descriptor the hard limit allows, and say
+    so when that is still too few for thousands of phones."""
+    import structlog
+
+    from simgate.oslimits import SERVER_OPEN_FILES, raise_open_files_limit
+
+    limits = raise_open_files_limit(SERVER_OPEN_FILES)
+    if limits is None:
+        return
+    log = structlog.get_logger("simgate.serve")
+    log.info("open_files_limit", soft=limits.soft, was=limits.before, hard=limits.hard)
+    if not limits.enough:
+        log.warning("open_files_limit_low", advice=limits.advice)
 
 
 @account_app.command("create")
@@ -99,6 +118,13 @@ def device_add(
     rate_per_hour: int | None = RATE_PER_HOUR,
     daily_cap: int | None = DAILY_CAP,
     show_qr: bool = typer.Option(True, "--qr/--no-qr", help="Print the pairing QR code."),
+    count: int | None = typer.Option(
+        None,
+        "--count",
+        min=1,
+        help="Pair N devices at once, labelled 'LABEL 1' … 'LABEL N', in one transaction; "
+        "prints one SID and token per line (--json: one list of {sid, token}).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Pair a new device: print its SID, token and pairing string (shown only now) and a QR
@@ -109,6 +135,9 @@ def device_add(
         rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour, daily_cap=daily_cap
     )
     settings = server_settings()
+    if count is not None:
+        _device_add_many(settings, account, label, count, pacing, as_json=as_json)
+        return
     paired = run_with_context(settings, lambda ctx: devices.add_device(ctx, account, label, pacing))
     pairing = pairing_string(settings.public_base_url, paired.token)
     if as_json:
@@ -123,6 +152,29 @@ def device_add(
         segno.make(pairing, error="m").terminal(out=buffer, compact=True)
         typer.echo(buffer.getvalue())
     typer.echo(f"On the phone: simgate agent --pair '{pairing}' --driver termux")
+
+
+def _device_add_many(
+    settings: Settings,
+    account: str,
+    label: str,
+    count: int,
+    pacing: Pacing,
+    *,
+    as_json: bool,
+) -> None:
+    """``device add --count N``: a fleet for ``simgate agent --tokens-file`` (no QR codes)."""
+    from simgate.services import pairing
+
+    paired = run_with_context(
+        settings, lambda ctx: pairing.add_devices(ctx, account, label, count, pacing)
+    )
+    if as_json:
+        typer.echo(json.dumps([{"sid": item.sid, "token": item.token} for item in paired]))
+        return
+    typer.echo(f"{len(paired)} devices added. Tokens (shown once), one SID and token a line:")
+    for item in paired:
+        typer.echo(f"{item.sid}\t{item.token}")
 
 
 @device_app.command("update")

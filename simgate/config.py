@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     device_online_seconds: int = Field(default=60, ge=5)
     # Seconds between the server's pings to a connected device.
     heartbeat_seconds: int = Field(default=25, ge=1)
+    # Devices' frames are noted in memory and their last_seen, battery and signal written for
+    # all devices together this often (one statement, not one transaction per device); keep it
+    # well below device_online_seconds, which other processes judge last_seen by.
+    last_seen_flush_seconds: float = Field(default=5.0, gt=0, le=60)
     # A device on the HTTP long-poll fallback that has not polled for this many seconds is
     # treated as gone, as a dropped WebSocket (its messages keep their leases).
     poll_idle_seconds: float = Field(default=60.0, ge=0.5, le=3600)

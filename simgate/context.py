@@ -9,6 +9,7 @@ from simgate.bus import Bus, InProcessBus
 from simgate.clock import now_ms
 from simgate.config import Settings
 from simgate.secretbox import SecretBox, secret_box
+from simgate.services.heartbeats import Heartbeats
 from simgate.store.database import Database
 from simgate.webhooks.subscriptions import Subscriptions
 
@@ -23,7 +24,10 @@ class Context:
     secrets: SecretBox = field(init=False)
     #: Which endpoints of an account want which events, cached for the hot path.
     subscriptions: Subscriptions = field(init=False)
+    #: Devices' heartbeats, written together (see :mod:`simgate.services.heartbeats`).
+    heartbeats: Heartbeats = field(init=False)
 
     def __post_init__(self) -> None:
         self.secrets = secret_box(self.settings)
         self.subscriptions = Subscriptions(self.bus)
+        self.heartbeats = Heartbeats(self.db.begin, self.settings.last_seen_flush_seconds)

@@ -8,11 +8,7 @@ the standard library, typer, and the rest of :mod:`simgate.agent`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import logging
-import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +17,17 @@ import typer
 from simgate.agent.config import TRANSPORTS
 from simgate.agent.drivers import DRIVER_NAMES, Driver
 from simgate.agent.drivers.simulator import SimulatorDriver
+from simgate.agent.fleet import DEFAULT_CONNECT_RATE
+from simgate.agent.fleetcommand import FleetOptions, run_fleet
 from simgate.agent.outbox import AgentStateError
+from simgate.agent.process import EXIT_AUTH, EXIT_INTERRUPTED, configure_logging, run_until_signal
 from simgate.agent.runner import AgentAuthError, AgentConfig, AgentRunner, RedactSecret
 from simgate.protocol import device_ws_url, read_pairing
 
 __all__ = ["DEFAULT_STATE_DIR", "EXIT_AUTH", "agent_command", "state_dir_for"]
 
 DEFAULT_STATE_DIR = Path("~/.simgate-agent")
-EXIT_AUTH = 2
-"""Exit status for a refused token, so a supervisor (systemd, Termux:Boot) can stop restarting."""
 _EXIT_STATE = 1
-_EXIT_INTERRUPTED = 130
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -43,18 +39,6 @@ def state_dir_for(base: Path, token: str) -> Path:
     """
     digest = hashlib.sha256(token.encode()).hexdigest()[:16]
     return base.expanduser() / digest
-
-
-def _configure_logging(level: str, token: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecret(token))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    if level != "debug":
-        # websockets logs every connection attempt at INFO; our own lines say it more briefly.
-        logging.getLogger("simgate.agent.websockets").setLevel(logging.WARNING)
 
 
 def _build_driver(
@@ -139,22 +123,6 @@ def _modem_driver(
         return ModemDriver(port=serial_port, baud=baud, pin=pin, delivery_reports=delivery_reports)
     except ImportError as exc:
         raise typer.BadParameter(str(exc), param_hint="--driver") from None
-
-
-async def _run(runner: AgentRunner) -> None:
-    """Run until SIGINT/SIGTERM, which stop the runner gracefully (state written, sends finished);
-    a second signal skips the wait for sends in progress."""
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, runner.stop)
-            installed.append(signum)
-    try:
-        await runner.run()
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
 
 
 def _print_connected(sid: str) -> None:
@@ -243,6 +211,19 @@ def agent_command(
         help="Modem: the SIM's PIN if it asks for one (prefer the environment variable). "
         "Entered once only: a refused PIN is never retried.",
     ),
+    tokens_file: Path | None = typer.Option(
+        None,
+        "--tokens-file",
+        help="Simulator: run one simulated phone per token of this file (one a line, # "
+        "comments) in this one process, each with its own connection; state kept in memory.",
+    ),
+    connect_rate: float = typer.Option(
+        DEFAULT_CONNECT_RATE,
+        "--connect-rate",
+        min=0.001,
+        help="With --tokens-file: phones started per second, each at a random moment of its "
+        "slot, so the server is not hit by every handshake at once.",
+    ),
     state_dir: Path = typer.Option(
         DEFAULT_STATE_DIR,
         "--state-dir",
@@ -270,6 +251,20 @@ def agent_command(
         raise typer.BadParameter(
             f"must be one of {', '.join(TRANSPORTS)}", param_hint="--transport"
         )
+    if tokens_file is not None:
+        options = FleetOptions(
+            tokens_file=tokens_file,
+            connect_rate=connect_rate,
+            delay=delay,
+            failure_rate=failure_rate,
+            seed=seed,
+            outbox_file=outbox_file,
+            inject_inbound=inject_inbound,
+            delivery_reports=bool(delivery_reports),
+            transport=transport,
+        )
+        run_fleet(server, single=token or pair, driver=driver, options=options, level=level)
+        return
     if pair is not None:
         try:
             server, token = read_pairing(pair)
@@ -290,7 +285,7 @@ def agent_command(
         poll_interval=poll_interval,
         import_last=import_last,
     )
-    _configure_logging(level, token)
+    configure_logging(level, RedactSecret(token))
     token_dir = state_dir_for(state_dir, token)
     config = AgentConfig(
         server=server,
@@ -314,7 +309,7 @@ def agent_command(
         on_connected=_print_connected,
     )
     try:
-        asyncio.run(_run(AgentRunner(config)))
+        asyncio.run(run_until_signal(AgentRunner(config)))
     except AgentAuthError as exc:
         typer.echo(
             f"error: {exc}. Check --token / SIMGATE_DEVICE_TOKEN; the agent will not retry.",
@@ -326,4 +321,4 @@ def agent_command(
         raise typer.Exit(_EXIT_STATE) from None
     except KeyboardInterrupt:
         # Only before the signal handlers are installed (or where they cannot be).
-        raise typer.Exit(_EXIT_INTERRUPTED) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -43,7 +43,8 @@ class AgentConfig:
 
     server: str
     token: str = field(repr=False)
-    state_dir: Path
+    state_dir: Path | None
+    """Where unacknowledged reports and GUID records are kept; None: in memory (a fleet)."""
     driver: Driver
     sims: Sequence[int] | None = None
     capabilities: Sequence[str] | None = None
@@ -54,6 +55,11 @@ class AgentConfig:
     keepalive_interval: float = 20.0
     stop_grace: float = 5.0
     on_connected: Callable[[str], None] | None = None
+    keep_done: int = 5000
+    """GUID records of acknowledged outcomes kept to recognise a late duplicate ``send``."""
+    redact_token: bool = True
+    """Filter the token out of the websockets log; False when the caller already filters every
+    token of the process once (a fleet: one filter per phone would cost O(phones) a record)."""
     transport: str = "auto"
     """``websocket``, ``longpoll`` (the HTTP fallback), or ``auto``: the WebSocket, and
     long-poll when a proxy refuses the upgrade (tried again at every reconnection)."""

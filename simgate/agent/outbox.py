@@ -95,6 +95,10 @@ class DriverDocument:
 class Outbox:
     """Unacknowledged frames plus per-GUID records, persisted in ``<state_dir>/state.json``.
 
+    With ``state_dir`` None the state lives in memory only, as for the simulated phones of a
+    fleet (``simgate agent --tokens-file``): everything holds within one run, nothing across a
+    restart (see docs/agent.md, "Many simulated phones in one process").
+
     Not thread-safe: it lives on the agent's event loop; only the file write runs in a thread.
     Records of acknowledged outcomes are kept for ``keep_done_ms`` (at most ``keep_done`` of
     them), long enough to recognise a late duplicate ``send``; unacknowledged ones are never
@@ -103,7 +107,7 @@ class Outbox:
 
     def __init__(
         self,
-        state_dir: Path,
+        state_dir: Path | None,
         *,
         keep_done: int = 5000,
         keep_done_ms: int = 24 * 3600 * 1000,
@@ -112,8 +116,8 @@ class Outbox:
         self.state_dir = state_dir
         self._on_acknowledged = on_acknowledged
         self._drivers: dict[str, Json] = {}
-        self._file = StateFile(state_dir)
-        self.path = self._file.path
+        self._file = StateFile(state_dir) if state_dir is not None else None
+        self.path = self._file.path if self._file is not None else None
         self._pending: dict[str, PendingFrame] = {}  # insertion order is seq order
         self._ledger = Ledger(keep_done=keep_done, keep_done_ms=keep_done_ms)
         self._next_seq = 1
@@ -138,10 +142,12 @@ class Outbox:
         nobody knows whether it left the phone, so it becomes a non-operator failure (which the
         server does not retry automatically) instead of a possible duplicate.
         """
+        if self._file is None:
+            return  # in memory: nothing to load, nothing a crash could have interrupted
         self._file.lock()
         try:
             self._file.remove_stale()
-            self._load()
+            self._load(self._file)
             for guid in self._ledger.unsettled():
                 self.finish(guid, ok=False, error=UNKNOWN_OUTCOME_ERROR, operator=False)
             self._prune()
@@ -152,15 +158,17 @@ class Outbox:
 
     def close(self) -> None:
         """Write what is not written yet and release the directory lock."""
+        if self._file is None:
+            return
         try:
             self._prune()
             self._write_now()
         finally:
             self._file.unlock()
 
-    def _load(self) -> None:
+    def _load(self, file: StateFile) -> None:
         try:
-            data = self._file.read()
+            data = file.read()
             if data is None:
                 return
             pending: list[PendingFrame] = []
@@ -303,7 +311,7 @@ class Outbox:
         self._generation += 1
         self._dirty.set()
 
-    def _snapshot(self) -> tuple[int, int, bytes]:
+    def _snapshot(self, file: StateFile) -> tuple[int, int, bytes]:
         document: dict[str, Any] = {
             "next_seq": self._next_seq,
             "pending": [
@@ -314,7 +322,7 @@ class Outbox:
             "messages": self._ledger.to_json(),
             "drivers": self._drivers,
         }
-        return self._generation, self._next_seq - 1, self._file.encode(document)
+        return self._generation, self._next_seq - 1, file.encode(document)
 
     def _mark_flushed(self, generation: int, seq: int) -> None:
         self._flushed_generation = max(self._flushed_generation, generation)
@@ -324,7 +332,10 @@ class Outbox:
         self.flushed.set()
 
     def _write_now(self) -> None:
-        generation, seq, data = self._snapshot()
+        if self._file is None:
+            self._mark_flushed(self._generation, self._next_seq - 1)
+            return
+        generation, seq, data = self._snapshot(self._file)
         self._file.write(generation, data)
         self._mark_flushed(generation, seq)
 
@@ -337,11 +348,15 @@ class Outbox:
         target = self._generation
         if self._flushed_generation >= target:
             return
+        file = self._file
+        if file is None:
+            self._write_now()  # in memory: "durable" at once, no thread, no lock
+            return
         async with self._commit_lock:
             if self._flushed_generation >= target:
                 return
-            generation, seq, data = self._snapshot()
-            await asyncio.to_thread(self._file.write, generation, data)
+            generation, seq, data = self._snapshot(file)
+            await asyncio.to_thread(file.write, generation, data)
             self._mark_flushed(generation, seq)
 
     async def run_flusher(self, interval: float = 0.2) -> None:

@@ -124,7 +124,9 @@ class AgentRunner:
         self._config = config
         self._driver = config.driver
         self._url = device_ws_url(config.server)
-        self.outbox = Outbox(config.state_dir, on_acknowledged=self._acknowledged)
+        self.outbox = Outbox(
+            config.state_dir, keep_done=config.keep_done, on_acknowledged=self._acknowledged
+        )
         self._sims = tuple(config.sims if config.sims is not None else self._driver.sims)
         self._capabilities = tuple(
             config.capabilities if config.capabilities is not None else self._driver.capabilities
@@ -177,8 +179,9 @@ class AgentRunner:
         if self._ran:
             raise RuntimeError("an AgentRunner runs once; create a new one to run again")
         self._ran = True
-        redact = RedactSecret(self._config.token)
-        self._ws_logger.addFilter(redact)
+        redact = RedactSecret(self._config.token if self._config.redact_token else "")
+        if self._config.redact_token:
+            self._ws_logger.addFilter(redact)
         try:
             self.outbox.open()
             try:

@@ -62,8 +62,9 @@ from simgate.services.devices import Device, Hello
 log = structlog.get_logger(__name__)
 
 HELLO_TIMEOUT = 15.0
-#: Any frame proves the device alive; last_seen is written at most this often (ms).
-LAST_SEEN_WRITE_MS = 10_000
+#: Any frame proves the device alive; it is noted at most this often (ms), and the notes of all
+#: devices are written together (:mod:`simgate.services.heartbeats`).
+SEEN_NOTE_MS = 1_000
 #: Close codes of a device that ends its connection on purpose (its agent stopping).
 CLEAN_CLOSE = frozenset({1000, 1001})
 #: What a socket raises once the peer is gone, depending on where it noticed.
@@ -93,7 +94,7 @@ class DeviceSession:
             daily_cap=device.daily_cap,
         )
         self._send_lock = asyncio.Lock()
-        self._last_seen_write_ms = 0
+        self._last_seen_note_ms = 0
         self._last_frame = time.monotonic()
         self._in_flight: set[str] = set()
         #: Of those, the ones the device answered ``accepted`` to: it has them.
@@ -252,6 +253,8 @@ class DeviceSession:
         self._limits = replace(
             self._limits, reported_count=frame.rate_count, reported_seconds=frame.rate_seconds
         )
+        # The hello writes a newer state than an unwritten note of an earlier connection.
+        self._ctx.heartbeats.forget(self.device.id)
         await device_service.record_hello(
             self._ctx,
             self.device,
@@ -341,7 +344,7 @@ class DeviceSession:
         while True:
             raw = await self._receive()
             self._last_frame = time.monotonic()
-            await self._seen()
+            self._seen()
             try:
                 frame = decode_frame(raw)
             except ProtocolError as exc:
@@ -365,9 +368,13 @@ class DeviceSession:
                 await delivery.report_delivered(self._ctx, self.device, guid, at)
                 await self._send(AckFrame(id=frame_id))
             case StatusFrame(battery=battery, signal=signal, charging=charging):
-                self._last_seen_write_ms = self._ctx.clock()
-                await device_service.record_heartbeat(
-                    self._ctx, self.device, battery=battery, signal=signal, charging=charging
+                self._last_seen_note_ms = self._ctx.clock()
+                self._ctx.heartbeats.note(
+                    self.device.id,
+                    self._last_seen_note_ms,
+                    battery=battery,
+                    signal=signal,
+                    charging=charging,
                 )
             case PingFrame():
                 await self._send(PongFrame())
@@ -468,12 +475,12 @@ class DeviceSession:
         if exc.frame_id is not None and exc.frame_type in ACKED_TYPES:
             await self._send(AckFrame(id=exc.frame_id))
 
-    async def _seen(self) -> None:
-        """Every frame proves the device alive; record it, at most every few seconds."""
+    def _seen(self) -> None:
+        """Every frame proves the device alive: note it (no write here; see SEEN_NOTE_MS)."""
         now = self._ctx.clock()
-        if now - self._last_seen_write_ms >= LAST_SEEN_WRITE_MS:
-            self._last_seen_write_ms = now
-            await device_service.record_heartbeat(self._ctx, self.device)
+        if now - self._last_seen_note_ms >= SEEN_NOTE_MS:
+            self._last_seen_note_ms = now
+            self._ctx.heartbeats.note(self.device.id, now)
 
     # ------------------------------------------------------------------------- keepers
 

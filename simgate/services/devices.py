@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,7 @@ from simgate.services import credentials
 from simgate.store import accounts as account_store
 from simgate.store import devices as device_store
 from simgate.store import messages as message_store
+from simgate.store.devices import Beat
 
 
 @dataclass(frozen=True)
@@ -164,20 +165,6 @@ async def record_hello(ctx: Context, device: Device, hello: Hello) -> None:
         )
 
 
-async def record_heartbeat(
-    ctx: Context,
-    device: Device,
-    *,
-    battery: int | None = None,
-    signal: int | None = None,
-    charging: bool | None = None,
-) -> None:
-    async with ctx.db.begin() as conn:
-        await device_store.touch(
-            conn, device.id, ctx.clock(), battery=battery, signal=signal, charging=charging
-        )
-
-
 async def record_offline(ctx: Context, device: Device) -> None:
     """The device's connection ended: the list shows since when it is offline."""
     async with ctx.db.begin() as conn:
@@ -262,10 +249,15 @@ def _json_list(value: object) -> list[object]:
 
 
 def _view(
-    row: RowMapping, *, online: bool, sent: dict[int, int], received: dict[int, int]
+    row: RowMapping,
+    *,
+    online: bool,
+    sent: dict[int, int],
+    received: dict[int, int],
+    beat: Beat | None,
 ) -> DeviceView:
     device_id = int(row["id"])
-    return DeviceView(
+    view = DeviceView(
         sid=str(row["sid"]),
         label=str(row["label"]),
         phone_number=row["phone_number"] or None,
@@ -292,6 +284,16 @@ def _view(
             if row["reported_rate_count"] and row["reported_rate_seconds"]
             else None
         ),
+    )
+    if beat is None:
+        return view
+    # Heard since its row was written (the write is batched): show what this process knows.
+    return replace(
+        view,
+        last_seen_ms=max(beat.seen_ms, view.last_seen_ms or 0),
+        battery=view.battery if beat.battery is None else beat.battery,
+        signal=view.signal if beat.signal is None else beat.signal,
+        charging=view.charging if beat.charging is None else beat.charging,
     )
 
 
@@ -328,16 +330,12 @@ async def list_devices(
         rows = await device_store.list_for_account(conn, account_id)
         sent = await device_store.sent_counts_since(conn, account_id, since)
         received = await device_store.received_counts_since(conn, account_id, since)
-    mobiles = [
-        _view(
-            row,
-            online=int(row["id"]) in here
-            or (row["last_seen_ms"] is not None and now - int(row["last_seen_ms"]) <= online_ms),
-            sent=sent,
-            received=received,
-        )
-        for row in rows
-    ]
+    mobiles = []
+    for row in rows:
+        beat = ctx.heartbeats.pending(int(row["id"]))
+        seen = beat.seen_ms if beat is not None else row["last_seen_ms"]
+        online = int(row["id"]) in here or (seen is not None and now - int(seen) <= online_ms)
+        mobiles.append(_view(row, online=online, sent=sent, received=received, beat=beat))
     items = [
         mobile
         for mobile in mobiles

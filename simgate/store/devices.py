@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,6 +44,50 @@ async def create(
         .returning(devices.c.id)
     )
     return int(result.scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class NewDevice:
+    """One device of a batch to pair (:func:`create_many`)."""
+
+    sid: str
+    label: str
+    token_prefix: str
+    token_digest: str
+
+
+async def create_many(
+    conn: AsyncConnection,
+    account_id: int,
+    items: Sequence[NewDevice],
+    *,
+    now_ms: int,
+    limits: Mapping[str, int | None] | None = None,
+) -> None:
+    """Insert a batch of devices in one executemany statement (pairing a fleet of phones)."""
+    if not items:
+        return
+    common = {
+        "account_id": account_id,
+        "phone_number": "",
+        "created_ms": now_ms,
+        "sims": "[]",
+        "capabilities": "[]",
+        **dict(limits or {}),
+    }
+    await conn.execute(
+        devices.insert(),
+        [
+            {
+                **common,
+                "sid": item.sid,
+                "label": item.label,
+                "token_prefix": item.token_prefix,
+                "token_digest": item.token_digest,
+            }
+            for item in items
+        ],
+    )
 
 
 async def by_token_digest(conn: AsyncConnection, digest: str) -> RowMapping | None:
@@ -141,23 +186,62 @@ async def record_offline(conn: AsyncConnection, device_id: int, now_ms: int) -> 
     )
 
 
-async def touch(
-    conn: AsyncConnection,
-    device_id: int,
-    now_ms: int,
-    *,
-    battery: int | None = None,
-    signal: int | None = None,
-    charging: bool | None = None,
-) -> None:
-    values: dict[str, int | bool] = {"last_seen_ms": now_ms}
-    if battery is not None:
-        values["battery"] = battery
-    if signal is not None:
-        values["signal"] = signal
-    if charging is not None:
-        values["charging"] = charging
-    await conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """What a device's frames said since the last write: when it was last heard, and its
+    battery, signal and charging state where a ``status`` frame told them (None: unchanged)."""
+
+    device_id: int
+    seen_ms: int
+    battery: int | None = None
+    signal: int | None = None
+    charging: bool | None = None
+
+
+async def touch_many(conn: AsyncConnection, beats: Sequence[Beat]) -> None:
+    """Write many devices' heartbeats in one executemany UPDATE.
+
+    ``last_seen_ms`` only moves forward (a beat collected before a reconnection must not undo
+    the newer time its ``hello`` wrote), and a None battery, signal or charging keeps the stored
+    value, so every row binds the same parameters and the batch is one statement.
+    """
+    if not beats:
+        return
+    # Typed: PostgreSQL cannot infer a parameter's type inside CASE or COALESCE.
+    seen = bindparam("b_seen", type_=devices.c.last_seen_ms.type)
+    statement = (
+        update(devices)
+        .where(devices.c.id == bindparam("b_id", type_=devices.c.id.type))
+        .values(
+            last_seen_ms=case(
+                (devices.c.last_seen_ms.is_(None), seen),
+                (devices.c.last_seen_ms < seen, seen),
+                else_=devices.c.last_seen_ms,
+            ),
+            battery=func.coalesce(
+                bindparam("b_battery", type_=devices.c.battery.type), devices.c.battery
+            ),
+            signal=func.coalesce(
+                bindparam("b_signal", type_=devices.c.signal.type), devices.c.signal
+            ),
+            charging=func.coalesce(
+                bindparam("b_charging", type_=devices.c.charging.type), devices.c.charging
+            ),
+        )
+    )
+    await conn.execute(
+        statement,
+        [
+            {
+                "b_id": beat.device_id,
+                "b_seen": beat.seen_ms,
+                "b_battery": beat.battery,
+                "b_signal": beat.signal,
+                "b_charging": beat.charging,
+            }
+            for beat in beats
+        ],
+    )
 
 
 async def change(

@@ -616,7 +616,7 @@ class TestCommandLine:
             raise typer.Exit(0)
 
         monkeypatch.setattr(command, "_modem_driver", modem_driver)
-        monkeypatch.setattr(command, "_configure_logging", lambda *_: None)  # this process's
+        monkeypatch.setattr(command, "configure_logging", lambda *_: None)  # this process's
         app = typer.Typer()
         app.command()(command.agent_command)
         server = ("--server", "http://127.0.0.1:9")

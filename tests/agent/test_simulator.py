@@ -32,7 +32,8 @@ async def test_each_transmitted_message_is_one_flushed_json_line(tmp_path: Path)
         await driver.close()
     assert len(lines) == 1
     line = json.loads(lines[0])
-    assert set(line) == {"guid", "to", "text", "sim", "at"}
+    assert set(line) == {"guid", "to", "text", "sim", "at", "sid"}
+    assert line["sid"] is None  # this phone was never welcomed
     assert line["guid"] == f"{1:040x}"
     assert line["at"].endswith("Z")
     assert len(path.read_text().splitlines()) == 2

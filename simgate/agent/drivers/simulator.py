@@ -31,7 +31,7 @@ from simgate.agent.drivers.base import (
 )
 from simgate.protocol import now_ms
 
-__all__ = ["SIMULATED_OPERATOR_ERROR", "SimulatorDriver"]
+__all__ = ["SIMULATED_OPERATOR_ERROR", "SimulatorDriver", "TransmissionLog"]
 
 SIMULATED_OPERATOR_ERROR = "simulated operator error"
 DELIVERY_REPORT_DELAY = 0.1
@@ -47,6 +47,44 @@ def _iso_utc(at_ms: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class TransmissionLog:
+    """The JSON-lines file of what left the simulated phones, opened once however many use it.
+
+    Each line is one ``os.write`` on a descriptor opened with ``O_APPEND``: lines stay whole
+    when the phones of one process write from its one event loop, and when several agent
+    processes append to the same file. The file opens with its first user and closes with its
+    last, so the phones of a fleet share one descriptor instead of holding one each.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._users = 0
+
+    def open(self) -> None:
+        """Take the file for one more user, creating it and its folder if needed."""
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._users += 1
+
+    def close(self) -> None:
+        """Release the file for one user; the last one closes it."""
+        self._users = max(0, self._users - 1)
+        if self._users == 0 and self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def write(self, record: dict[str, object]) -> None:
+        """Append one record as one line (a no-op while nobody holds the file open)."""
+        if self._fd is None:
+            return
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        # Unbuffered: the line is in the file the moment send() returns, so a reader (a test,
+        # a benchmark) never waits for a flush.
+        os.write(self._fd, line.encode())
+
+
 class SimulatorDriver(Driver):
     """A phone with no radio: configurable latency, operator failures and inbound traffic.
 
@@ -55,7 +93,8 @@ class SimulatorDriver(Driver):
     over). ``inject_inbound`` makes the phone receive that many SMS right after its first
     ``welcome``, from ``+15550100<i>`` with text ``Simulated inbound message <i>`` (i from 1).
     Tests drive it further with :meth:`inject_received`, :meth:`inject_mobile_sent` and
-    :meth:`set_status`.
+    :meth:`set_status`. ``transmission_log`` shares one outbox file between the phones of a
+    fleet (instead of ``outbox_file``); ``keep_transmitted`` bounds :attr:`transmitted`.
     """
 
     name: ClassVar[str] = "simulator"
@@ -73,6 +112,8 @@ class SimulatorDriver(Driver):
         battery: int | None = 100,
         signal: int | None = 4,
         delivery_reports: bool = False,
+        transmission_log: TransmissionLog | None = None,
+        keep_transmitted: int = _KEEP_TRANSMITTED,
     ) -> None:
         if delay < 0:
             raise ValueError("delay must be >= 0")
@@ -90,27 +131,27 @@ class SimulatorDriver(Driver):
         self._rng = random.Random(seed)  # noqa: S311
         self._status = StatusUpdate(battery=battery, signal=signal)
         self._events: asyncio.Queue[DriverEvent] = asyncio.Queue()
-        self._outbox_fd: int | None = None
+        if transmission_log is None and outbox_file is not None:
+            transmission_log = TransmissionLog(outbox_file)
+        self._log = transmission_log
+        self._opened = False
+        self._sid: str | None = None
         self._injected = False
-        self.transmitted: deque[OutgoingSms] = deque(maxlen=_KEEP_TRANSMITTED)
+        self.transmitted: deque[OutgoingSms] = deque(maxlen=keep_transmitted)
         """The latest messages that left this phone, oldest first (bounded: benchmarks run
         long); the outbox file is the complete record."""
 
     async def start(self) -> None:
         """Open the outbox file for appending, creating its folder if needed."""
-        if self.outbox_file is not None and self._outbox_fd is None:
-            self.outbox_file.parent.mkdir(parents=True, exist_ok=True)
-            # O_APPEND and one os.write per line: several simulated phones (several agent
-            # processes) may share one file, and each line must stay whole.
-            self._outbox_fd = os.open(
-                self.outbox_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
-            )
+        if self._log is not None and not self._opened:
+            self._log.open()
+            self._opened = True
 
     async def close(self) -> None:
-        """Close the outbox file."""
-        if self._outbox_fd is not None:
-            os.close(self._outbox_fd)
-            self._outbox_fd = None
+        """Close the outbox file (the last phone sharing it closes it)."""
+        if self._log is not None and self._opened:
+            self._log.close()
+            self._opened = False
 
     async def send(self, message: OutgoingSms) -> RadioOutcome:
         """Wait ``delay``, then either refuse (operator error) or record the transmission."""
@@ -135,21 +176,18 @@ class SimulatorDriver(Driver):
 
     def _record(self, message: OutgoingSms, sim: int | None, at: int) -> None:
         self.transmitted.append(message)
-        if self._outbox_fd is None:
+        if self._log is None:
             return
-        line = json.dumps(
+        self._log.write(
             {
                 "guid": message.guid,
                 "to": message.to,
                 "text": message.text,
                 "sim": sim,
                 "at": _iso_utc(at),
-            },
-            ensure_ascii=False,
+                "sid": self._sid,
+            }
         )
-        # Unbuffered write: the line is in the file the moment send() returns, so a reader
-        # (a test, a benchmark) never waits for a flush.
-        os.write(self._outbox_fd, (line + "\n").encode())
 
     async def events(self) -> AsyncIterator[DriverEvent]:
         """Injected SMS and status changes, in injection order, forever."""
@@ -162,6 +200,7 @@ class SimulatorDriver(Driver):
 
     async def on_connected(self, sid: str) -> None:
         """Receive the ``inject_inbound`` SMS, once, after the first ``welcome``."""
+        self._sid = sid
         if self._injected:
             return
         self._injected = True
