@@ -42,6 +42,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from simgate.config import Settings
+from simgate.serving import Server, server_config
 
 SIMGATE = (sys.executable, "-m", "simgate")
 CONNECTIONS = 64
@@ -56,12 +61,6 @@ def free_port() -> int:
 
 def serve_bare(port: int) -> None:
     """The baseline server: simgate's uvicorn configuration around a one-route FastAPI app."""
-    from fastapi import FastAPI
-    from fastapi.responses import ORJSONResponse
-
-    from simgate.config import Settings
-    from simgate.serving import Server, server_config
-
     app = FastAPI()
     body = {"result": {"error": 0, "sent": "1"}}
 
@@ -250,7 +249,7 @@ def main() -> None:
         query = urlencode({"apikey": api_key, "recipients": "+15551234567", "message": "bench"})
         urls = {"bare": f"{bare_url}/bare", "sendsms": f"{simgate_url}/sendsms/?{query}"}
         try:
-            for name, target in urls.items():  # warm-up: connections, caches, lazy imports
+            for target in urls.values():  # warm-up: connections, caches, lazy imports
                 load(target, 1)
             for _ in range(args.rounds):
                 for name, target in urls.items():
@@ -293,9 +292,8 @@ def main() -> None:
         )
     print(f"sendsms / bare: {result['ratio_sendsms_to_bare']}x (target 0.40)")
     kill = result["kill9"]
-    print(
-        f"kill -9: {kill['answered_200']} answered 200, {kill['stored']} stored, {kill['lost']} lost"
-    )
+    answered_200, kept, gone = kill["answered_200"], kill["stored"], kill["lost"]
+    print(f"kill -9: {answered_200} answered 200, {kept} stored, {gone} lost")
 
 
 if __name__ == "__main__":

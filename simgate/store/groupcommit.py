@@ -9,7 +9,8 @@ load a lone item is committed at once, and under heavy load batches grow by them
 
 Durability is unchanged: a caller's future resolves only after the commit that holds its rows.
 An item that fails (an apply built with :func:`each` says which) fails alone: the transaction
-is rolled back and the others are applied again without it. A batch that fails otherwise (the
+is rolled back, the others are applied again without it, then it is tried once more on its own
+(its error may have come from the others' rolled-back writes). A batch that fails otherwise (the
 commit itself) is tried again item by item; what still fails answers
 :class:`~simgate.domain.errors.StoreUnavailable` when the database was the cause.
 """
@@ -106,12 +107,15 @@ class GroupCommit(Generic[Item, Result]):
             self._flusher = None
 
     async def _commit(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        left_out: list[tuple[Item, asyncio.Future[Result]]] = []
         while batch:
             try:
                 results = await self._run([item for item, _future in batch])
             except ItemFailed as failed:
-                # Its own error, for its own caller; the rest goes again without it.
-                _settle(batch.pop(failed.index)[1], failed.error)
+                # The rest goes again without it. Its error may come from what the items before
+                # it wrote in the transaction just rolled back (a repeated idempotency key finds
+                # the first one's row), so it is tried once more on its own, after the rest.
+                left_out.append(batch.pop(failed.index))
                 continue
             except Exception as exc:
                 if len(batch) == 1:
@@ -119,12 +123,26 @@ class GroupCommit(Generic[Item, Result]):
                     return
                 log.warning("group_commit_split", items=len(batch), error=repr(exc))
                 for entry in batch:
-                    await self._commit([entry])
-                return
+                    await self._commit_alone(entry)
+                break
             for (_item, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
-            return
+            break
+        for entry in left_out:
+            await self._commit_alone(entry)
+
+    async def _commit_alone(self, entry: tuple[Item, asyncio.Future[Result]]) -> None:
+        item, future = entry
+        try:
+            [result] = await self._run([item])
+        except ItemFailed as failed:
+            _settle(future, failed.error)
+        except Exception as exc:
+            _settle(future, _unavailable(exc))
+        else:
+            if not future.done():
+                future.set_result(result)
 
     async def _run(self, items: list[Item]) -> Sequence[Result]:
         async with self._begin() as conn:
