@@ -163,6 +163,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "SIMGATE_PUBLIC_BASE_URL": url,
         "SIMGATE_PASSWORD_HASH_COST": "test",
         "SIMGATE_LOG_LEVEL": "warning",
+        # One key carries the whole load: the per-key rate limit would measure 429s.
+        "SIMGATE_API_RATE_PER_SECOND": "0",
     }
     env.pop("SIMGATE_DEVICE_TOKEN", None)
 
