@@ -21,6 +21,7 @@ from simgate.domain.outgoing import Outgoing
 from simgate.domain.states import MessageState, retry_delay
 from simgate.services import webhook_events
 from simgate.services.devices import Device
+from simgate.store import groupcommit
 from simgate.store import messages as message_store
 
 log = structlog.get_logger(__name__)
@@ -54,10 +55,15 @@ async def held(ctx: Context, device: Device) -> list[Outgoing]:
 
     The device de-duplicates by GUID, so handing these over again never texts anybody twice.
     """
-    async with ctx.db.begin() as conn:
-        return await message_store.renew_held(
-            conn, device.id, now_ms=ctx.clock(), lease_until_ms=lease_until(ctx)
-        )
+    return await ctx.db.together(_renew_each, (device.id, ctx.clock(), lease_until(ctx)))
+
+
+async def _renew(conn: AsyncConnection, job: tuple[int, int, int]) -> list[Outgoing]:
+    device_id, now, until = job
+    return await message_store.renew_held(conn, device_id, now_ms=now, lease_until_ms=until)
+
+
+_renew_each = groupcommit.each(_renew)
 
 
 async def extend_leases(ctx: Context, device: Device) -> int:

@@ -18,6 +18,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate import bus
 from simgate.context import Context
@@ -27,6 +28,7 @@ from simgate.domain.recipients import normalize_number
 from simgate.services import credentials
 from simgate.store import accounts as account_store
 from simgate.store import devices as device_store
+from simgate.store import groupcommit
 from simgate.store import messages as message_store
 from simgate.store.devices import Beat
 
@@ -148,27 +150,43 @@ class Hello:
 
 
 async def record_hello(ctx: Context, device: Device, hello: Hello) -> None:
-    async with ctx.db.begin() as conn:
-        await device_store.record_hello(
-            conn,
-            device.id,
-            version=hello.version,
-            driver=hello.driver,
-            sims=hello.sims,
-            capabilities=hello.capabilities,
-            battery=hello.battery,
-            signal=hello.signal,
-            charging=hello.charging,
-            rate_count=hello.rate_count,
-            rate_seconds=hello.rate_seconds,
-            now_ms=ctx.clock(),
-        )
+    """What the device said of itself as it connected. Shares a transaction with the other
+    devices connecting at that moment: after a restart every phone reconnects at once."""
+    await ctx.db.together(_store_hellos, (device.id, hello, ctx.clock()))
+
+
+async def _store_hello(conn: AsyncConnection, job: tuple[int, Hello, int]) -> None:
+    device_id, hello, now = job
+    await device_store.record_hello(
+        conn,
+        device_id,
+        version=hello.version,
+        driver=hello.driver,
+        sims=hello.sims,
+        capabilities=hello.capabilities,
+        battery=hello.battery,
+        signal=hello.signal,
+        charging=hello.charging,
+        rate_count=hello.rate_count,
+        rate_seconds=hello.rate_seconds,
+        now_ms=now,
+    )
+
+
+_store_hellos = groupcommit.each(_store_hello)
 
 
 async def record_offline(ctx: Context, device: Device) -> None:
-    """The device's connection ended: the list shows since when it is offline."""
-    async with ctx.db.begin() as conn:
-        await device_store.record_offline(conn, device.id, ctx.clock())
+    """The device's connection ended: the list shows since when it is offline. Shared with the
+    other devices leaving at that moment (a network outage drops them all at once)."""
+    await ctx.db.together(_store_offlines, (device.id, ctx.clock()))
+
+
+async def _store_offline(conn: AsyncConnection, job: tuple[int, int]) -> None:
+    await device_store.record_offline(conn, job[0], job[1])
+
+
+_store_offlines = groupcommit.each(_store_offline)
 
 
 def capabilities_of(row: RowMapping) -> list[str]:

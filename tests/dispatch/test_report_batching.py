@@ -143,3 +143,31 @@ async def test_a_backlog_of_received_sms_is_stored_in_shared_commits(
     texts = sorted(sms["message"] for sms in response.json()["result"]["sms"])
     assert texts == sorted(f"reply {index}" for index in range(20))
     assert len(commits) <= 10, len(commits)
+
+
+async def test_phones_connecting_at_once_share_their_handshake_commits(
+    server_factory: Callable[..., LiveServer],
+) -> None:
+    """After a server restart every phone reconnects at once: their hello and held-messages
+    writes share transactions instead of queueing one by one for the write lock."""
+    server = server_factory()
+    account = server.create_account()
+    paired = [server.add_device(account, label=f"phone {index}") for index in range(12)]
+    commits: list[int] = []
+    engine = server.ctx.db.engine.sync_engine
+
+    def count(_conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(engine, "commit", count)
+    try:
+        async with AsyncExitStack() as stack:
+            await asyncio.gather(
+                *(stack.enter_async_context(connected(server, p.token)) for p in paired)
+            )
+            # Connected and live: a message to each reaches the phones.
+            assert len(await send_sms(server, account, count=12)) == 12
+    finally:
+        event.remove(engine, "commit", count)
+    # Two commits per phone (hello, held) was the old way, before anything else.
+    assert len(commits) < 2 * len(paired), len(commits)
