@@ -2,7 +2,8 @@
 
 The outbox rows are the truth. The worker claims due deliveries under a lease (``FOR UPDATE
 SKIP LOCKED`` on PostgreSQL, so several servers share the work), POSTs each with the one
-injected ``httpx.AsyncClient`` (redirects not followed, ``webhook_timeout_seconds``), and
+injected :class:`~simgate.webhooks.poster.Poster` (redirects not followed,
+``webhook_timeout_seconds``), and
 settles it: delivered on a 2xx; otherwise pending again after an exponential, jittered wait,
 or dead once the next retry would fall past the delivery's deadline (about a day).
 A process that dies mid-attempt loses nothing: its leases run out and the deliveries are
@@ -21,7 +22,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final
 
-import httpx
 import orjson
 import structlog
 from sqlalchemy.engine import RowMapping
@@ -38,6 +38,7 @@ from simgate.domain.webhooks import (
 )
 from simgate.store import webhooks as webhook_store
 from simgate.webhooks import guard, payloads
+from simgate.webhooks.poster import Poster, PostError
 
 log = structlog.get_logger(__name__)
 
@@ -57,18 +58,13 @@ class Outcome:
     latency_ms: int
 
 
-def new_client(timeout_seconds: float) -> httpx.AsyncClient:
+def new_client(timeout_seconds: float) -> Poster:
     """The client every attempt uses: explicit timeout, no redirects, pooled connections."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout_seconds),
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        trust_env=False,
-    )
+    return Poster(timeout_seconds)
 
 
 class DeliveryWorker:
-    def __init__(self, ctx: Context, client: httpx.AsyncClient) -> None:
+    def __init__(self, ctx: Context, client: Poster) -> None:
         self._ctx = ctx
         self._client = client
         self._wake = asyncio.Event()
@@ -184,16 +180,15 @@ class DeliveryWorker:
             event, Format(row["format"]), secret, now_ms=self._ctx.clock(), zone=settings.zone
         )
         try:
-            async with self._client.stream(
-                "POST", row["url"], content=request.body, headers=request.headers
-            ) as response:
-                head = await _head(response)
-                status = response.status_code
-        except httpx.HTTPError as exc:
+            answer = await self._client.post(
+                row["url"], request.body, request.headers, keep=MAX_RESPONSE_BYTES
+            )
+        except PostError as exc:
             latency = int((time.perf_counter() - started) * 1000)
-            return Outcome(None, None, _describe(exc), latency)
+            return Outcome(None, None, str(exc)[:MAX_ERROR_CHARS], latency)
         latency = int((time.perf_counter() - started) * 1000)
-        return Outcome(status, head, None, latency)
+        head = answer.body[:MAX_RESPONSE_BYTES].decode("utf-8", errors="replace")
+        return Outcome(answer.status, head, None, latency)
 
     async def _settle(self, row: RowMapping, outcome: Outcome) -> None:
         """Record the outcome; outcomes that finish together share one transaction.
@@ -260,22 +255,3 @@ class DeliveryWorker:
 def _data(text: str) -> dict[str, Any]:
     data = orjson.loads(text)
     return data if isinstance(data, dict) else {}
-
-
-async def _head(response: httpx.Response) -> str:
-    """The first KB of the answer, read no further (a receiver may answer with anything)."""
-    kept = b""
-    async for chunk in response.aiter_bytes():
-        kept += chunk
-        if len(kept) >= MAX_RESPONSE_BYTES:
-            break
-    return kept[:MAX_RESPONSE_BYTES].decode("utf-8", errors="replace")
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    """A short, secret-free reason (httpx messages hold the URL at most)."""
-    kind = type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timeout ({kind})"
-    text = str(exc).strip()
-    return (f"{kind}: {text}" if text else kind)[:MAX_ERROR_CHARS]
