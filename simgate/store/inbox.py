@@ -12,6 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate.store.tables import inbox
 
+_INSERT_ONCE: dict[str, Any] = {}
+
+
+def _insert_once_statement(dialect: str) -> Any:
+    """One statement per dialect, the row passed as parameters: built and compiled once, not
+    for every received SMS (building it with the row's values was most of its cost)."""
+    statement = _INSERT_ONCE.get(dialect)
+    if statement is None:
+        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _INSERT_ONCE[dialect] = (
+            dialect_insert(inbox)
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(inbox)
+        )
+    return statement
+
 
 async def insert_once(conn: AsyncConnection, row: Mapping[str, Any]) -> tuple[RowMapping, bool]:
     """Store a received SMS unless its ``dedup_key`` is already stored.
@@ -19,13 +35,7 @@ async def insert_once(conn: AsyncConnection, row: Mapping[str, Any]) -> tuple[Ro
     Returns the stored row and whether it is new: a device that resends a frame after a
     reconnect gets the same row back, and no event fires twice.
     """
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    result = await conn.execute(
-        dialect_insert(inbox)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(inbox)
-    )
+    result = await conn.execute(_insert_once_statement(conn.dialect.name), dict(row))
     created = result.mappings().first()
     if created is not None:
         return created, True

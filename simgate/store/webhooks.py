@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Update,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -125,10 +126,12 @@ def _move(
     if only_from is not None:
         illegal = set(only_from) - allowed
         if illegal:
-            names = ", ".join(sorted(state.value for state in illegal))
-            raise IllegalTransition(f"No delivery transition from {names} to {to.value}.")
+            listed = ", ".join(sorted(state.value for state in illegal))
+            raise IllegalTransition(f"No delivery transition from {listed} to {to.value}.")
         allowed = frozenset(only_from)
-    guard = deliveries.c.state.in_(sorted(state.value for state in allowed))
+    names = sorted(state.value for state in allowed)
+    # One source compares with "=": usable in a statement run over many rows.
+    guard = deliveries.c.state == names[0] if len(names) == 1 else deliveries.c.state.in_(names)
     return update(deliveries).where(guard, *where).values(state=to.value, **dict(values or {}))
 
 
@@ -212,24 +215,33 @@ async def claim(
     return list(result.mappings().all())
 
 
-async def settle(
+async def settle_many(
     conn: AsyncConnection,
-    delivery_id: int,
-    attempts: int,
-    to: DeliveryState,
-    values: Mapping[str, Any],
-) -> bool:
-    """Record the outcome of the attempt that claimed the delivery as its ``attempts``-th."""
-    result = await conn.execute(
-        _move(
-            to,
-            deliveries.c.id == delivery_id,
-            deliveries.c.attempts == attempts,
-            only_from=(DeliveryState.DELIVERING,),
-            values={**values, "lease_until_ms": None},
+    outcomes: Sequence[tuple[int, int, DeliveryState, Mapping[str, Any]]],
+) -> None:
+    """Record many attempts' outcomes ``(id, attempts, to, values)``: one statement run over
+    the rows of each kind of outcome, instead of a statement built per delivery."""
+    kinds: dict[tuple[DeliveryState, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for delivery_id, attempts, to, values in outcomes:
+        names = tuple(sorted(values))
+        params = {f"b_{name}": value for name, value in values.items()}
+        kinds.setdefault((to, names), []).append(
+            {**params, "b_id": delivery_id, "b_attempts": attempts}
         )
-    )
-    return bool(result.rowcount)
+    for (to, names), rows in kinds.items():
+        await conn.execute(
+            _move(
+                to,
+                deliveries.c.id == bindparam("b_id"),
+                deliveries.c.attempts == bindparam("b_attempts"),
+                only_from=(DeliveryState.DELIVERING,),
+                values={
+                    **{name: bindparam(f"b_{name}") for name in names},
+                    "lease_until_ms": None,
+                },
+            ),
+            rows,
+        )
 
 
 async def next_due(conn: AsyncConnection, now_ms: int) -> int | None:

@@ -205,8 +205,7 @@ class DeliveryWorker:
                 batch, self._outcomes = self._outcomes, []
                 try:
                     async with self._ctx.db.begin() as conn:
-                        for (delivery_id, attempts, to, values), _ in batch:
-                            await webhook_store.settle(conn, delivery_id, attempts, to, values)
+                        await webhook_store.settle_many(conn, [step for step, _ in batch])
                 except Exception as exc:
                     for _, waiting in batch:
                         waiting.set_exception(exc)
