@@ -11,12 +11,20 @@ import io
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from simgate.cli_access import key_app, oauth_app
-from simgate.cli_support import ACCOUNT_OPTION, JSON_OPTION, emit, run_with_context, server_settings
+from simgate.cli_support import (
+    ACCOUNT_OPTION,
+    JSON_OPTION,
+    emit,
+    run_with_context,
+    server_settings,
+    startup_errors,
+)
 from simgate.protocol import pairing_string
 
 if TYPE_CHECKING:
@@ -41,6 +49,27 @@ app.add_typer(optout_app, name="optout")
 app.add_typer(key_app, name="key")
 app.add_typer(oauth_app, name="oauth")
 
+def _print_version(value: bool) -> None:
+    if value:
+        from simgate import __version__
+
+        typer.echo(f"simgate {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """simgate: your own phones and modems as an SMS gateway."""
+
+
 DEMO_EMAIL = "demo@simgate.local"
 DEMO_DEVICE = "Simulated phone"
 
@@ -53,11 +82,15 @@ def serve(
     """Migrate the database and run the server until SIGINT/SIGTERM."""
     from simgate.app import create_app
     from simgate.logs import configure_logging
+    from simgate.preflight import check_port_free, migrate
     from simgate.serving import Server, server_config
 
     settings = server_settings(host=host, port=port)
     configure_logging(settings.log_level)
-    Server(server_config(create_app(settings, migrate=True), settings)).run()  # uvloop if there
+    with startup_errors():
+        check_port_free(settings.host, settings.port)
+        migrate(settings.database_url)
+    Server(server_config(create_app(settings), settings)).run()  # uvloop if there
 
 
 @account_app.command("create")
@@ -236,10 +269,15 @@ def demo(
 ) -> None:
     """Run the server on ./simgate.db with a demo account and a connected simulated phone."""
     from simgate.logs import configure_logging
+    from simgate.preflight import check_port_free
     from simgate.services import accounts, devices
     from simgate.store import devices as device_store
 
     settings = server_settings(host=host, port=port, public_base_url=f"http://{host}:{port}")
+    # Before anything else: a second demo beside a running one must not replace the first one's
+    # API key and phone token, then die on the busy port.
+    with startup_errors():
+        check_port_free(settings.host, settings.port)
     configure_logging(settings.log_level)
 
     async def prepare(ctx: Context) -> tuple[str, str]:
@@ -272,6 +310,17 @@ def demo(
     asyncio.run(_serve_with_simulator(settings, token))
 
 
+def demo_state_dir(database_url: str) -> Path:
+    """The simulated phone's state folder, beside the demo's SQLite database (else the current
+    folder): never a new folder in the home directory on every run."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(str(url.database)).absolute().parent / "simgate-demo-agent"
+    return Path.cwd() / "simgate-demo-agent"
+
+
 async def _serve_with_simulator(settings: Settings, token: str) -> None:
     from simgate.app import create_app
     from simgate.serving import Server, server_config
@@ -295,6 +344,8 @@ async def _serve_with_simulator(settings: Settings, token: str) -> None:
         "simulator",
         "--delay",
         "0.2",
+        "--state-dir",
+        str(demo_state_dir(settings.database_url)),
         env=env,
     )
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ipaddress import ip_network
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -128,7 +128,14 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone, so a typo fails at start-up
+        # A typo fails at start-up. ZoneInfoNotFoundError is a KeyError, which pydantic does
+        # not turn into a validation error: say it as one.
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as UTC or Europe/Brussels"
+            ) from exc
         return value
 
     @field_validator("optout_keywords", "optin_keywords", mode="before")
