@@ -15,12 +15,14 @@ from simgate.api import (
     gateway,
     links,
     oauth,
+    ops,
     soap,
     webhooks,
 )
 from simgate.api import inbox as inbox_api
 from simgate.api import sms as sms_api
 from simgate.api.guard import Guard
+from simgate.api.observer import RequestObserver
 from simgate.config import Settings
 from simgate.context import Context
 from simgate.devices.endpoint import device_route
@@ -80,6 +82,8 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     # adapter (dashboard, future APIs) should use too, so a revocation reaches all of them.
     app.state.guard = Guard(settings, authenticator)
     errors.install(app)
+    # Outside the error handling, so it sees the status every answer really had.
+    app.add_middleware(RequestObserver, access_log=settings.access_log)
     for router in (
         sms_api.router,
         inbox_api.router,
@@ -90,6 +94,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
         webhooks.router,
         oauth.router,
         soap.router,
+        ops.router,
     ):
         app.include_router(router)
     app.router.routes.append(device_route(ctx, dispatcher))

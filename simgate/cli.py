@@ -86,7 +86,7 @@ def serve(
     from simgate.serving import Server, server_config
 
     settings = server_settings(host=host, port=port)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     with startup_errors():
         check_port_free(settings.host, settings.port)
         migrate(settings.database_url)
@@ -278,7 +278,7 @@ def demo(
     # API key and phone token, then die on the busy port.
     with startup_errors():
         check_port_free(settings.host, settings.port)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     async def prepare(ctx: Context) -> tuple[str, str]:
         if await accounts.account_id_by_email(ctx, DEMO_EMAIL) is None:
