@@ -21,6 +21,7 @@ import typer
 from simgate.agent.config import TRANSPORTS
 from simgate.agent.drivers import DRIVER_NAMES, Driver
 from simgate.agent.drivers.simulator import SimulatorDriver
+from simgate.agent.logformat import LineFormatter
 from simgate.agent.outbox import AgentStateError
 from simgate.agent.runner import AgentAuthError, AgentConfig, AgentRunner, RedactSecret
 from simgate.protocol import device_ws_url, read_pairing
@@ -33,6 +34,7 @@ EXIT_AUTH = 2
 _EXIT_STATE = 1
 _EXIT_INTERRUPTED = 130
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+_LOG_FORMATS = ("text", "json")
 
 
 def state_dir_for(base: Path, token: str) -> Path:
@@ -45,9 +47,10 @@ def state_dir_for(base: Path, token: str) -> Path:
     return base.expanduser() / digest
 
 
-def _configure_logging(level: str, token: str) -> None:
+def _configure_logging(level: str, token: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # The server's line format, without structlog (not in the light install).
+    handler.setFormatter(LineFormatter(as_json=log_format == "json"))
     handler.addFilter(RedactSecret(token))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -251,6 +254,13 @@ def agent_command(
     log_level: str = typer.Option(
         "info", "--log-level", help=f"One of {', '.join(_LOG_LEVELS)}.", case_sensitive=False
     ),
+    log_format: str = typer.Option(
+        "text",
+        "--log-format",
+        envvar="SIMGATE_LOG_FORMAT",
+        help="text (key='value' lines) or json (one object a line), as the server's.",
+        case_sensitive=False,
+    ),
     transport: str = typer.Option(
         "auto",
         "--transport",
@@ -264,6 +274,11 @@ def agent_command(
     if level not in _LOG_LEVELS:
         raise typer.BadParameter(
             f"must be one of {', '.join(_LOG_LEVELS)}", param_hint="--log-level"
+        )
+    log_format = log_format.lower()
+    if log_format not in _LOG_FORMATS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(_LOG_FORMATS)}", param_hint="--log-format"
         )
     transport = transport.lower()
     if transport not in TRANSPORTS:
@@ -290,7 +305,7 @@ def agent_command(
         poll_interval=poll_interval,
         import_last=import_last,
     )
-    _configure_logging(level, token)
+    _configure_logging(level, token, log_format)
     token_dir = state_dir_for(state_dir, token)
     config = AgentConfig(
         server=server,

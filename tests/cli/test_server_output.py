@@ -92,3 +92,51 @@ def test_the_database_url_is_shown_without_its_password() -> None:
     shown = redacted_url("postgresql+asyncpg://simgate:hunter2@db.example:5432/simgate")
     assert "hunter2" not in shown
     assert shown == "postgresql+asyncpg://simgate:***@db.example:5432/simgate"
+
+
+def agent_lines(tmp_path: Path, log_format: str) -> list[str]:
+    """A second of an agent that cannot reach its server: its stderr lines."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIMGATE_")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simgate",
+            "agent",
+            "--server",
+            f"http://127.0.0.1:{free_port()}",
+            "--token",
+            "sgd_not-a-real-token",
+            "--driver",
+            "simulator",
+            "--state-dir",
+            str(tmp_path / "agent"),
+            "--log-format",
+            log_format,
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        process.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=20)
+    assert "sgd_not-a-real-token" not in stderr
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+def test_the_agent_logs_in_the_servers_text_format(tmp_path: Path) -> None:
+    lines = agent_lines(tmp_path, "text")
+    assert lines
+    assert all(
+        line.startswith("timestamp=") and " level=" in line and " logger='simgate" in line
+        for line in lines
+    ), lines
+
+
+def test_the_agent_logs_json_with_the_servers_keys(tmp_path: Path) -> None:
+    events = [json.loads(line) for line in agent_lines(tmp_path, "json")]
+    assert events
+    assert all({"timestamp", "level", "event", "logger"} <= set(event) for event in events)
