@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from simgate import __version__
 from simgate.api import (
     conversations,
+    docs,
     errors,
     frommobile,
     gateway,
@@ -74,6 +75,9 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
         summary="Self-hosted SMS gateway, compatible with the SMSMobileAPI HTTP API.",
         lifespan=lifespan,
         redirect_slashes=False,
+        # Served by api.docs from simgate's own assets, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.dispatcher = dispatcher
@@ -97,6 +101,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
         ops.router,
     ):
         app.include_router(router)
+    docs.install(app)
     app.router.routes.append(device_route(ctx, dispatcher))
     app.router.routes.extend(poll_routes)
     return app
