@@ -36,7 +36,7 @@ T = TypeVar("T")
 app = typer.Typer(
     help="simgate: your own phones and modems as an SMS gateway.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion for bash, zsh, fish, PowerShell
 )
 account_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 device_app = typer.Typer(help="Manage devices (phones and modems).", no_args_is_help=True)
@@ -373,6 +373,14 @@ def _register_client_commands() -> None:
     app.command("log", help="List the messages sent through the API.")(log_command)
 
 
+def _register_listing_commands() -> None:
+    from simgate.cli_devices import account_list, device_list, device_remove
+
+    device_app.command("list")(device_list)
+    device_app.command("remove")(device_remove)
+    account_app.command("list")(account_list)
+
+
 def _register_webhook_commands() -> None:
     from simgate.cli_webhooks import webhook_app
 
@@ -382,6 +390,7 @@ def _register_webhook_commands() -> None:
 _register_agent()
 _register_client_commands()
 _register_webhook_commands()
+_register_listing_commands()
 
 
 def main() -> None:
