@@ -12,7 +12,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -393,5 +393,19 @@ _register_webhook_commands()
 _register_listing_commands()
 
 
+def _readable_help(command: Any) -> None:
+    """Flags show no type in ``--help`` (typer writes ``<bool>`` beside each, which reads like
+    a value to give); every other option keeps its type or the metavar it was given.
+
+    Duck-typed: typer builds its commands on its own copy of Click's classes."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _readable_help(sub)
+
+
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    _readable_help(command)
+    command()

@@ -111,10 +111,13 @@ def _show_send(result: SendResult) -> None:
 def send_command(
     *,
     to: list[str] = typer.Option(
-        ..., "--to", help="Recipient number; repeat the option or separate numbers with commas."
+        ...,
+        "--to",
+        metavar="NUMBER",
+        help="Recipient number; repeat the option or separate numbers with commas.",
     ),
     message: str = typer.Option(
-        ..., "--message", help="The text (long texts go as several parts)."
+        ..., "--message", metavar="TEXT", help="The text (long texts go as several parts)."
     ),
     sim: int | None = typer.Option(
         None, "--sim", min=1, max=2, help="SIM slot 1 or 2 (default: the phone chooses)."
@@ -125,6 +128,7 @@ def send_command(
     at: str | None = typer.Option(
         None,
         "--at",
+        metavar="TIME",
         help="Send at this time: ISO 8601 (without a zone: UTC) or UNIX seconds.",
     ),
     wait: bool = typer.Option(

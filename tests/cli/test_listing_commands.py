@@ -92,3 +92,13 @@ def test_account_list_shows_every_account(env: dict[str, str], owner: str, tmp_p
 def test_shell_completion_is_offered(env: dict[str, str]) -> None:
     done = simgate("--help", env=env)
     assert "--install-completion" in done.stdout
+
+
+def test_help_shows_readable_value_names_and_no_type_for_flags(env: dict[str, str]) -> None:
+    done = simgate("send", "--help", env={**env, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    wait = next(line for line in done.stdout.splitlines() if "--wait" in line)
+    assert "<bool>" not in wait
+    to = next(line for line in done.stdout.splitlines() if "--to" in line)
+    assert "NUMBER" in to
+    assert "list[str]" not in done.stdout
