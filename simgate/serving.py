@@ -27,13 +27,16 @@ from typing import Any, cast
 
 import structlog
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.protocols.http import h11_impl, httptools_impl
 
 from simgate import __version__
 from simgate.config import Settings
+from simgate.context import Context
 from simgate.logs import install_secret_mask
 from simgate.preflight import redacted_url
 from simgate.protocol import MAX_FRAME_BYTES
+from simgate.services import health
 
 #: The signals that stop the server gracefully; a second SIGINT forces the exit (uvicorn's rule).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -57,8 +60,20 @@ class Server(uvicorn.Server):
             version=__version__,
             address=f"http://{host}:{port}",
             database=redacted_url(settings.database_url),
+            # simgate has no plan limit: every paired phone may connect.
+            phones_allowed="unlimited",
+            phones_paired=await self._phones_paired(),
             access_log=settings.access_log,
         )
+
+    async def _phones_paired(self) -> int | None:
+        ctx = getattr(getattr(self.config.app, "state", None), "ctx", None)
+        if not isinstance(ctx, Context):
+            return None
+        try:
+            return (await health.gauges(ctx)).devices_total
+        except (SQLAlchemyError, OSError):
+            return None  # /readyz says why; the start line is no place to fail
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await super().shutdown(sockets)

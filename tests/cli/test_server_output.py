@@ -61,6 +61,8 @@ def test_text_output_has_start_request_and_stop_lines_without_secrets(tmp_path: 
     assert "version='0.1.0'" in start
     assert f"address='http://127.0.0.1:{port}'" in start
     assert "out.db" in start
+    assert "phones_allowed='unlimited'" in start
+    assert "phones_paired=0" in start
     access = [line for line in lines if "event='request'" in line]
     assert any(
         "path='/getsms/'" in line and "status=403" in line and "ms=" in line for line in access
