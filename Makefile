@@ -4,6 +4,8 @@
 #                 API key printed, server and a simulated phone on http://$(HOST):$(PORT))
 #   make test     install, start PostgreSQL, install Debian's chromium, lint, then pytest
 #   make lint     ruff on simgate/ tests/ benchmarks/, mypy --strict on simgate/
+#   make assets   Swagger UI and ReDoc from npm (package-lock.json) into simgate/web/static/vendor/
+#   make dist     sdist and wheel into dist/ (assets included: /docs works offline)
 #   make bench    run every benchmarks/*.py (each prints JSON)
 #   make clean    caches and build output; `make distclean` also removes .venv
 #
@@ -35,7 +37,10 @@ PYTEST_ARGS ?=
 # Lint only the folders that exist: git does not keep an empty benchmarks/ in a fresh clone.
 LINT_PATHS := $(wildcard simgate tests benchmarks)
 
-.PHONY: venv install run pg browser lint test bench clean distclean
+VENDOR := simgate/web/static/vendor
+ASSETS_STAMP := $(VENDOR)/.installed
+
+.PHONY: venv install assets run pg browser lint test bench dist clean distclean
 
 # --- environment ------------------------------------------------------------------------------
 
@@ -47,7 +52,22 @@ $(BIN)/python:
 	@$(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -qq --disable-pip-version-check --upgrade pip
 
-install: $(STAMP)
+install: $(STAMP) $(ASSETS_STAMP)
+
+assets: $(ASSETS_STAMP)
+
+# The API docs pages (/docs, /redoc) load these from simgate itself, never from a CDN. Third-party
+# code is a dependency, not copied into git: npm installs the locked versions, and only the files
+# the pages load (and their licences) are copied into the git-ignored vendor folder.
+$(ASSETS_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make assets: npm is needed (apt-get install npm)" >&2; exit 1; }
+	@echo "npm ci (Swagger UI, ReDoc)"
+	@npm ci --ignore-scripts --no-audit --no-fund --omit=peer --loglevel=error
+	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)/swagger-ui $(VENDOR)/redoc
+	@cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} $(VENDOR)/swagger-ui/
+	@cp node_modules/redoc/bundles/{redoc.standalone.js,redoc.standalone.js.LICENSE.txt} $(VENDOR)/redoc/
+	@cp node_modules/redoc/LICENSE $(VENDOR)/redoc/LICENSE
+	@touch $@
 
 # Reinstall only when pyproject.toml changed since the last successful install. -qq keeps
 # setuptools' build chatter out of every run; pip's errors still print.
@@ -107,6 +127,15 @@ bench: install
 		$(BIN)/python "$$script"; \
 	done
 
+# --- packaging --------------------------------------------------------------------------------
+
+# The server wheel and sdist (with the docs assets); the same wheel installs light on a phone
+# (`pip install simgate-*.whl`, no extra) and full on a server (`pip install 'simgate-*.whl[server]'`).
+dist: install
+	@rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	@ls -1 dist
+
 # --- housekeeping -----------------------------------------------------------------------------
 
 clean:
@@ -114,4 +143,4 @@ clean:
 	@find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean
-	@rm -rf $(VENV)
+	@rm -rf $(VENV) node_modules $(VENDOR)

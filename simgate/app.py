@@ -10,17 +10,20 @@ from fastapi import FastAPI
 from simgate import __version__
 from simgate.api import (
     conversations,
+    docs,
     errors,
     frommobile,
     gateway,
     links,
     oauth,
+    ops,
     soap,
     webhooks,
 )
 from simgate.api import inbox as inbox_api
 from simgate.api import sms as sms_api
 from simgate.api.guard import Guard
+from simgate.api.observer import RequestObserver
 from simgate.config import Settings
 from simgate.context import Context
 from simgate.devices.endpoint import device_route
@@ -73,6 +76,9 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
         summary="Self-hosted SMS gateway, compatible with the SMSMobileAPI HTTP API.",
         lifespan=lifespan,
         redirect_slashes=False,
+        # Served by api.docs from simgate's own assets, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.dispatcher = dispatcher
@@ -81,6 +87,8 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     # adapter (dashboard, future APIs) should use too, so a revocation reaches all of them.
     app.state.guard = Guard(settings, authenticator)
     errors.install(app)
+    # Outside the error handling, so it sees the status every answer really had.
+    app.add_middleware(RequestObserver, access_log=settings.access_log)
     for router in (
         sms_api.router,
         inbox_api.router,
@@ -91,8 +99,10 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
         webhooks.router,
         oauth.router,
         soap.router,
+        ops.router,
     ):
         app.include_router(router)
+    docs.install(app)
     app.router.routes.append(device_route(ctx, dispatcher))
     app.router.routes.extend(poll_routes)
     return app

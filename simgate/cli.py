@@ -12,12 +12,20 @@ import json
 import os
 import secrets
 import sys
-from typing import TYPE_CHECKING, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from simgate.cli_access import key_app, oauth_app
-from simgate.cli_support import ACCOUNT_OPTION, JSON_OPTION, emit, run_with_context, server_settings
+from simgate.cli_support import (
+    ACCOUNT_OPTION,
+    JSON_OPTION,
+    emit,
+    run_with_context,
+    server_settings,
+    startup_errors,
+)
 from simgate.protocol import pairing_string
 
 if TYPE_CHECKING:
@@ -30,7 +38,7 @@ T = TypeVar("T")
 app = typer.Typer(
     help="simgate: your own phones and modems as an SMS gateway.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion for bash, zsh, fish, PowerShell
 )
 account_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 device_app = typer.Typer(help="Manage devices (phones and modems).", no_args_is_help=True)
@@ -42,6 +50,28 @@ optout_app = typer.Typer(
 app.add_typer(optout_app, name="optout")
 app.add_typer(key_app, name="key")
 app.add_typer(oauth_app, name="oauth")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from simgate import __version__
+
+        typer.echo(f"simgate {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """simgate: your own phones and modems as an SMS gateway."""
+
 
 DEMO_EMAIL = "demo@simgate.local"
 DEMO_DEVICE = "Simulated phone"
@@ -55,12 +85,16 @@ def serve(
     """Migrate the database and run the server until SIGINT/SIGTERM."""
     from simgate.app import create_app
     from simgate.logs import configure_logging
+    from simgate.preflight import check_port_free, migrate
     from simgate.serving import Server, server_config
 
     settings = server_settings(host=host, port=port)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    with startup_errors():
+        check_port_free(settings.host, settings.port)
+        migrate(settings.database_url)
     _raise_open_files()
-    Server(server_config(create_app(settings, migrate=True), settings)).run()  # uvloop if there
+    Server(server_config(create_app(settings), settings)).run()  # uvloop if there
 
 
 def _raise_open_files() -> None:
@@ -288,11 +322,16 @@ def demo(
 ) -> None:
     """Run the server on ./simgate.db with a demo account and a connected simulated phone."""
     from simgate.logs import configure_logging
+    from simgate.preflight import check_port_free
     from simgate.services import accounts, devices
     from simgate.store import devices as device_store
 
     settings = server_settings(host=host, port=port, public_base_url=f"http://{host}:{port}")
-    configure_logging(settings.log_level)
+    # Before anything else: a second demo beside a running one must not replace the first one's
+    # API key and phone token, then die on the busy port.
+    with startup_errors():
+        check_port_free(settings.host, settings.port)
+    configure_logging(settings.log_level, settings.log_format)
 
     async def prepare(ctx: Context) -> tuple[str, str]:
         if await accounts.account_id_by_email(ctx, DEMO_EMAIL) is None:
@@ -324,6 +363,17 @@ def demo(
     asyncio.run(_serve_with_simulator(settings, token))
 
 
+def demo_state_dir(database_url: str) -> Path:
+    """The simulated phone's state folder, beside the demo's SQLite database (else the current
+    folder): never a new folder in the home directory on every run."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(str(url.database)).absolute().parent / "simgate-demo-agent"
+    return Path.cwd() / "simgate-demo-agent"
+
+
 async def _serve_with_simulator(settings: Settings, token: str) -> None:
     from simgate.app import create_app
     from simgate.serving import Server, server_config
@@ -347,6 +397,8 @@ async def _serve_with_simulator(settings: Settings, token: str) -> None:
         "simulator",
         "--delay",
         "0.2",
+        "--state-dir",
+        str(demo_state_dir(settings.database_url)),
         env=env,
     )
     try:
@@ -374,6 +426,14 @@ def _register_client_commands() -> None:
     app.command("log", help="List the messages sent through the API.")(log_command)
 
 
+def _register_listing_commands() -> None:
+    from simgate.cli_devices import account_list, device_list, device_remove
+
+    device_app.command("list")(device_list)
+    device_app.command("remove")(device_remove)
+    account_app.command("list")(account_list)
+
+
 def _register_webhook_commands() -> None:
     from simgate.cli_webhooks import webhook_app
 
@@ -383,7 +443,22 @@ def _register_webhook_commands() -> None:
 _register_agent()
 _register_client_commands()
 _register_webhook_commands()
+_register_listing_commands()
+
+
+def _readable_help(command: Any) -> None:
+    """Flags show no type in ``--help`` (typer writes ``<bool>`` beside each, which reads like
+    a value to give); every other option keeps its type or the metavar it was given.
+
+    Duck-typed: typer builds its commands on its own copy of Click's classes."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _readable_help(sub)
 
 
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    _readable_help(command)
+    command()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
@@ -23,20 +25,53 @@ ACCOUNT_OPTION = typer.Option(..., "--account", help="E-mail of the account.")
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
+def _debugging() -> bool:
+    # Read here, not through Settings: this decides how to report that Settings failed to load.
+    return os.environ.get("SIMGATE_LOG_LEVEL", "").strip().lower() == "debug"
+
+
+def _fail(lines: list[str], exc: BaseException) -> NoReturn:
+    from simgate.preflight import EXIT_STARTUP
+
+    if _debugging():
+        raise exc
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(code=EXIT_STARTUP) from exc
+
+
+@contextmanager
+def startup_errors() -> Iterator[None]:
+    """A bad setting, database or port ends the command with one or two lines naming it and
+    exit status 2; the traceback only with ``SIMGATE_LOG_LEVEL=debug``."""
+    from pydantic import ValidationError
+
+    from simgate.preflight import StartupError, settings_error
+
+    try:
+        yield
+    except ValidationError as exc:
+        _fail(settings_error(exc).lines(), exc)
+    except StartupError as exc:
+        _fail(exc.lines(), exc)
+
+
 def server_settings(**overrides: Any) -> Settings:
     from simgate.config import Settings
 
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    with startup_errors():
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
 
 
 def run_with_context(settings: Settings, job: Callable[[Context], Awaitable[T]]) -> T:
     """Migrate, run ``job`` with a context on the configured database, and clean up."""
     from simgate.context import Context
     from simgate.domain.errors import SimgateError
+    from simgate.preflight import migrate
     from simgate.store.database import Database
-    from simgate.store.migrate import upgrade
 
-    upgrade(settings.database_url)
+    with startup_errors():
+        migrate(settings.database_url)
 
     async def main() -> T:
         ctx = Context(settings=settings, db=Database(settings.database_url))

@@ -74,7 +74,7 @@ async def _attempt_now(ctx: Context, ids: list[int]) -> None:
     from simgate.webhooks.worker import DeliveryWorker, new_client
 
     # The worker logs each attempt: on stderr, so that --json output stays parseable.
-    configure_logging(ctx.settings.log_level)
+    configure_logging(ctx.settings.log_level, ctx.settings.log_format)
 
     async with new_client(ctx.settings.webhook_timeout_seconds) as client:
         await DeliveryWorker(ctx, client).deliver_now(ids)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ipaddress import ip_network
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Zone of the human-readable dates in responses ("date", "hour", "datetimeLocal", ...).
     timezone: str = "UTC"
     log_level: str = "info"
+    # "text" (key=value lines) or "json" (one object a line), for the server, migrations and
+    # the agent alike.
+    log_format: Literal["text", "json"] = "text"
     # A device counts as online while its last heartbeat is younger than this.
     device_online_seconds: int = Field(default=60, ge=5)
     # Seconds between the server's pings to a connected device.
@@ -102,8 +105,13 @@ class Settings(BaseSettings):
     last_used_flush_seconds: float = Field(default=10.0, gt=0, le=3600)
     # Lifetime of an OAuth2 access token (``expires_in``).
     oauth_token_seconds: int = Field(default=3600, ge=60, le=86400)
-    # uvicorn's access log (one line per request, query strings with secrets masked).
-    access_log: bool = False
+    # One log line per HTTP request (method, path, status, milliseconds; no query string, so
+    # no key and no message text). SIMGATE_ACCESS_LOG=0 turns it off.
+    access_log: bool = True
+    # /metrics: with a token, scrapers send ``Authorization: Bearer <token>`` from anywhere;
+    # without one, /metrics answers loopback clients only (a Prometheus on the same host, or
+    # a reverse proxy in front, which then decides who may read it).
+    metrics_token: SecretStr | None = None
 
     # Key that seals stored secrets (webhook signing secrets): a Fernet key or 32+ characters.
     # Unset: a key file (``secret_key_file``, else simgate.key beside the SQLite database),
@@ -132,7 +140,14 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone, so a typo fails at start-up
+        # A typo fails at start-up. ZoneInfoNotFoundError is a KeyError, which pydantic does
+        # not turn into a validation error: say it as one.
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as UTC or Europe/Brussels"
+            ) from exc
         return value
 
     @field_validator("optout_keywords", "optin_keywords", mode="before")

@@ -63,23 +63,84 @@ def _mask_event(
     return event
 
 
-def configure_logging(level: str) -> None:
+#: The two formats of ``SIMGATE_LOG_FORMAT``: ``key=value`` lines, or one JSON object a line.
+LOG_FORMATS = ("text", "json")
+# Alembic's chatter on every start, said at info before each upgrade; the "Running upgrade"
+# lines stay.
+_ALEMBIC_NOISE = ("Context impl", "Will assume")
+
+
+class _AlembicNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(_ALEMBIC_NOISE))
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written, not when logging was configured (a
+    test harness, or an embedding app, may swap it afterwards)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_STDERR: Any = _CurrentStderr()
+
+
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root handler :func:`configure_logging` installs (and replaces on a second call)."""
+
+
+def _renderer(fmt: str) -> structlog.types.Processor:
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    return structlog.processors.KeyValueRenderer(
+        key_order=["timestamp", "level", "event"], sort_keys=False
+    )
+
+
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """One format for every line of the process: simgate's structlog events and the standard
+    library's records (uvicorn, Alembic, SQLAlchemy) alike, masked, as ``key=value`` text or
+    JSON (``fmt``)."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    logging.basicConfig(stream=sys.stderr, level=numeric, format="%(message)s")
+    renderer = _renderer(fmt)
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
             structlog.processors.format_exc_info,
             _mask_event,
-            structlog.processors.KeyValueRenderer(
-                key_order=["timestamp", "level", "event"], sort_keys=False
-            ),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_STDERR),
         cache_logger_on_first_use=False,
     )
+    handler = _OurHandler(_STDERR)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                stamp,
+                structlog.stdlib.add_logger_name,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                _mask_event,
+                renderer,
+            ],
+        )
+    )
+    handler.addFilter(_AlembicNoise())
+    root = logging.getLogger()
+    root.handlers[:] = [item for item in root.handlers if not isinstance(item, _OurHandler)]
+    root.addHandler(handler)
+    root.setLevel(numeric)

@@ -20,23 +20,64 @@ import asyncio
 import contextlib
 import importlib.util
 import signal
+import socket
 import threading
 from collections.abc import Callable, Generator
 from typing import Any, cast
 
+import structlog
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.protocols.http import h11_impl, httptools_impl
 
+from simgate import __version__
 from simgate.config import Settings
+from simgate.context import Context
 from simgate.logs import install_secret_mask
+from simgate.preflight import redacted_url
 from simgate.protocol import MAX_FRAME_BYTES
+from simgate.services import health
 
 #: The signals that stop the server gracefully; a second SIGINT forces the exit (uvicorn's rule).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+log = structlog.get_logger("simgate.server")
+
 
 class Server(uvicorn.Server):
-    """uvicorn's server, but a SIGTERM/SIGINT that ends in a clean shutdown exits with status 0."""
+    """uvicorn's server, but a SIGTERM/SIGINT that ends in a clean shutdown exits with status 0,
+    and the start and the stop each say so in one line of simgate's log format."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        settings = getattr(self.config, "settings", None)
+        if self.should_exit or not isinstance(settings, Settings):
+            return
+        bound = [sock.getsockname() for server in self.servers for sock in server.sockets]
+        host, port = (bound[0][0], bound[0][1]) if bound else (settings.host, settings.port)
+        log.info(
+            "server_started",
+            version=__version__,
+            address=f"http://{host}:{port}",
+            database=redacted_url(settings.database_url),
+            # simgate has no plan limit: every paired phone may connect.
+            phones_allowed="unlimited",
+            phones_paired=await self._phones_paired(),
+            access_log=settings.access_log,
+        )
+
+    async def _phones_paired(self) -> int | None:
+        ctx = getattr(getattr(self.config.app, "state", None), "ctx", None)
+        if not isinstance(ctx, Context):
+            return None
+        try:
+            return (await health.gauges(ctx)).devices_total
+        except (SQLAlchemyError, OSError):
+            return None  # /readyz says why; the start line is no place to fail
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        log.info("server_stopped")
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -56,23 +97,34 @@ class Server(uvicorn.Server):
 class Config(uvicorn.Config):
     """uvicorn's configuration plus the deadline of a request head, in seconds."""
 
-    def __init__(self, app: Any, *, timeout_request_head: float, **options: Any) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        timeout_request_head: float,
+        settings: Settings | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(app, **options)
         self.timeout_request_head = timeout_request_head
+        self.settings = settings
 
 
 def server_config(app: Any, settings: Settings, **options: Any) -> Config:
     """The one uvicorn configuration of simgate's servers: address, timeouts, protocol.
 
     uvicorn's own X-Forwarded-For handling is off (it trusts 127.0.0.1 by default): the client
-    address is decided in one place, ``api.guard``, from ``SIMGATE_TRUSTED_PROXIES``. The access
-    log, when on, goes through :class:`simgate.logs.SecretMask` (query strings hold API keys).
+    address is decided in one place, ``api.guard``, from ``SIMGATE_TRUSTED_PROXIES``. uvicorn
+    leaves logging alone (``log_config=None``): its records reach the root handler of
+    :func:`simgate.logs.configure_logging`, in simgate's format; its own access log is off, as
+    simgate's ``RequestObserver`` writes one (with the route's time and masking) instead.
     """
     values: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "log_level": "info" if settings.access_log else "warning",
-        "access_log": settings.access_log,
+        "log_config": None,
+        "log_level": "warning",
+        "access_log": False,
         "proxy_headers": False,
         "http": http_protocol(),
         "timeout_keep_alive": settings.keep_alive_timeout_seconds,
@@ -85,7 +137,9 @@ def server_config(app: Any, settings: Settings, **options: Any) -> Config:
         "ws_per_message_deflate": False,
         **options,
     }
-    config = Config(app, timeout_request_head=settings.request_head_timeout_seconds, **values)
+    config = Config(
+        app, timeout_request_head=settings.request_head_timeout_seconds, settings=settings, **values
+    )
     # After Config: constructing it (re)configures uvicorn's loggers.
     install_secret_mask("uvicorn.access", "uvicorn.error")
     return config

@@ -29,6 +29,7 @@ __all__ = ["DEFAULT_STATE_DIR", "EXIT_AUTH", "agent_command", "state_dir_for"]
 DEFAULT_STATE_DIR = Path("~/.simgate-agent")
 _EXIT_STATE = 1
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+_LOG_FORMATS = ("text", "json")
 
 
 def state_dir_for(base: Path, token: str) -> Path:
@@ -232,6 +233,13 @@ def agent_command(
     log_level: str = typer.Option(
         "info", "--log-level", help=f"One of {', '.join(_LOG_LEVELS)}.", case_sensitive=False
     ),
+    log_format: str = typer.Option(
+        "text",
+        "--log-format",
+        envvar="SIMGATE_LOG_FORMAT",
+        help="text (key='value' lines) or json (one object a line), as the server's.",
+        case_sensitive=False,
+    ),
     transport: str = typer.Option(
         "auto",
         "--transport",
@@ -245,6 +253,11 @@ def agent_command(
     if level not in _LOG_LEVELS:
         raise typer.BadParameter(
             f"must be one of {', '.join(_LOG_LEVELS)}", param_hint="--log-level"
+        )
+    log_format = log_format.lower()
+    if log_format not in _LOG_FORMATS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(_LOG_FORMATS)}", param_hint="--log-format"
         )
     transport = transport.lower()
     if transport not in TRANSPORTS:
@@ -285,7 +298,7 @@ def agent_command(
         poll_interval=poll_interval,
         import_last=import_last,
     )
-    configure_logging(level, RedactSecret(token))
+    configure_logging(level, RedactSecret(token), log_format)
     token_dir = state_dir_for(state_dir, token)
     config = AgentConfig(
         server=server,

@@ -13,6 +13,8 @@ import signal
 import sys
 from typing import Protocol
 
+from simgate.agent.logformat import LineFormatter
+
 __all__ = ["EXIT_AUTH", "EXIT_INTERRUPTED", "configure_logging", "run_until_signal"]
 
 EXIT_AUTH = 2
@@ -20,10 +22,11 @@ EXIT_AUTH = 2
 EXIT_INTERRUPTED = 130
 
 
-def configure_logging(level: str, redact: logging.Filter) -> None:
-    """Log lines on stderr, every one through ``redact`` (which hides the device tokens)."""
+def configure_logging(level: str, redact: logging.Filter, log_format: str = "text") -> None:
+    """Log lines on stderr in the server's line format (text or JSON), every one through
+    ``redact`` (which hides the device tokens)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(LineFormatter(as_json=log_format == "json"))
     handler.addFilter(redact)
     root = logging.getLogger()
     root.handlers[:] = [handler]

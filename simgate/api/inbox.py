@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from simgate.api import bodies
+from simgate.api.answers import ReceivedAnswer
 from simgate.api.params import Params
 from simgate.api.routing import Doc, compat_route, json, start
 from simgate.api.sms import MAX_UNIX, YES
@@ -73,6 +74,7 @@ compat_route(
     getsms,
     summary="List SMS received on your phones, newest first",
     description=f"At most {inbox.MAX_ROWS} rows, the most recently received first.",
+    answer=ReceivedAnswer,
     params=(
         Doc("sIdentifiantPhone", "Only SMS received by this phone (its SID)."),
         Doc("after_timestamp_unix", "Only SMS received after this UNIX time.", type="integer"),
@@ -84,6 +86,7 @@ compat_route(
     "/getsms/set-read/",
     set_read,
     summary="Mark one received SMS as read (API status only)",
+    errors=(404,),
     params=(Doc("guid_message", "GUID of the received SMS.", required=True),),
 )
 compat_route(
@@ -91,6 +94,7 @@ compat_route(
     "/getsms/update/",
     update,
     summary="Set or clear the alias of one received SMS",
+    errors=(404,),
     params=(
         Doc("guid", "GUID of the received SMS.", required=True),
         Doc("alias", "The new alias; empty clears it.", required=True),

@@ -7,10 +7,13 @@ answer forbids caching and referrers (the code must not leak into another site's
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from simgate.api.answers import Answer, ErrorBody
 from simgate.api.routing import context, json
 from simgate.services import links, sealing
 from simgate.web.sealed import sealed_page
@@ -50,11 +53,38 @@ async def sealed_data(request: Request) -> Response:
     return response
 
 
+# The handlers read ``code`` from the path themselves; the document still declares it.
+CODE = {
+    "parameters": [
+        {
+            "name": "code",
+            "in": "path",
+            "required": True,
+            "description": "The code in the link the recipient received.",
+            "schema": {"type": "string"},
+        }
+    ]
+}
+UNKNOWN: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such code (or it expired)."}
+}
+
 router.add_api_route(
     "/s/{code}",
     short_link,
     methods=["GET"],
     summary="Follow a short link (302 to the original URL; the click is counted)",
+    response_class=RedirectResponse,
+    response_model=None,
+    status_code=302,
+    responses={
+        302: {
+            "description": "Redirect to the original URL.",
+            "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+        },
+        **UNKNOWN,
+    },
+    openapi_extra=CODE,
 )
 router.add_api_route(
     "/e/{code}",
@@ -62,10 +92,16 @@ router.add_api_route(
     methods=["GET"],
     summary="The page where a recipient decrypts an encrypted message with its key",
     response_class=HTMLResponse,
+    response_model=None,
+    responses={200: {"content": {"text/html": {}}, "description": "The page."}, **UNKNOWN},
+    openapi_extra=CODE,
 )
 router.add_api_route(
     "/e/{code}/data",
     sealed_data,
     methods=["GET"],
     summary="The ciphertext of an encrypted message, for its page",
+    response_model=None,
+    responses={200: {"model": Answer, "description": "The sealed message."}, **UNKNOWN},
+    openapi_extra=CODE,
 )

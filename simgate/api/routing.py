@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from simgate.api.answers import ERROR_STATUSES, Answer, ErrorBody
 from simgate.api.guard import Guard
 from simgate.api.jsonresponse import JsonResponse
 from simgate.api.params import Params, read_params
@@ -78,6 +80,28 @@ def _openapi(method: str, docs: Sequence[Doc]) -> dict[str, Any]:
     }
 
 
+#: The security requirement of an authenticated endpoint: the ``apikey`` parameter, or a
+#: bearer header (an API key or an OAuth2 access token); the schemes are in ``api.docs``.
+SECURITY: list[dict[str, list[str]]] = [{"apikey": []}, {"bearer": []}]
+#: Errors any endpoint may answer: bad parameters, a body too large, a database that could not
+#: commit; authenticated ones also refuse credentials (403) and throttle (429).
+COMMON_ERRORS = (400, 413, 503)
+AUTH_ERRORS = (403, 429)
+
+
+def _responses(
+    answer: type[BaseModel],
+    error: type[BaseModel],
+    statuses: Sequence[int],
+) -> dict[int | str, dict[str, Any]]:
+    responses: dict[int | str, dict[str, Any]] = {
+        200: {"model": answer, "description": (answer.__doc__ or "OK").strip()}
+    }
+    for status in sorted(set(statuses)):
+        responses[status] = {"model": error, "description": ERROR_STATUSES[status]}
+    return responses
+
+
 def compat_route(
     router: APIRouter,
     path: str,
@@ -87,14 +111,20 @@ def compat_route(
     description: str = "",
     params: Sequence[Doc] = (),
     authenticated: bool = True,
+    answer: type[BaseModel] = Answer,
+    error: type[BaseModel] = ErrorBody,
+    errors: Sequence[int] = (),
 ) -> None:
     """Serve ``path`` with and without its trailing slash, GET and POST, never redirecting.
 
     A redirect would turn a client's POST into a GET and drop its body, so both spellings are
-    real routes; only the documented one (with the slash) appears in the OpenAPI document.
+    real routes; only the documented one (with the slash) appears in the OpenAPI document,
+    with its ``answer`` model, its ``errors`` beyond the common ones, and its security.
     """
     base = path.rstrip("/")
     docs = [APIKEY, *params] if authenticated else list(params)
+    statuses = [*COMMON_ERRORS, *(AUTH_ERRORS if authenticated else ()), *errors]
+    extra_security = {"security": SECURITY} if authenticated else {}
     for method in ("GET", "POST"):
         router.add_api_route(
             base + "/",
@@ -103,8 +133,10 @@ def compat_route(
             summary=summary,
             description=description,
             response_class=JsonResponse,
+            response_model=None,
+            responses=_responses(answer, error, statuses),
             operation_id=f"{handler.__name__}_{method.lower()}",
-            openapi_extra=_openapi(method, docs),
+            openapi_extra={**_openapi(method, docs), **extra_security},
         )
         router.add_api_route(
             base,

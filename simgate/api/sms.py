@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from simgate.api import bodies
+from simgate.api.answers import SendAnswer, SendErrorBody, SentLogAnswer
 from simgate.api.jsonresponse import JsonResponse
 from simgate.api.params import Params
 from simgate.api.routing import Doc, compat_route, json, start
@@ -284,6 +285,9 @@ compat_route(
     sendsms,
     summary="Send an SMS (or WhatsApp message) through your own phone",
     description="Queues one message per recipient; delivery is asynchronous.",
+    answer=SendAnswer,
+    error=SendErrorBody,
+    errors=(409,),
     params=[
         Doc("recipients", "One or more numbers, separated by commas or semicolons.", True),
         Doc("message", "The text; long texts go out as a multipart SMS.", True),
@@ -310,6 +314,7 @@ compat_route(
     resend,
     summary="Queue a failed message again",
     description="Only a message in the failed state can be resent (409 otherwise).",
+    errors=(404, 409),
     params=[
         Doc("guid", "GUID of the failed message.", True),
         Doc("ttl", TTL_DOC, type="integer"),
@@ -321,6 +326,7 @@ compat_route(
     cancel,
     summary="Cancel a message that no phone has taken yet",
     description="Only a scheduled or queued message can be cancelled (409 otherwise).",
+    errors=(404, 409),
     params=[Doc("guid", "GUID of the scheduled or queued message.", True)],
 )
 compat_route(
@@ -328,6 +334,7 @@ compat_route(
     "/log/sent/sms/",
     sent_log,
     summary="The log of messages sent through the API, newest first",
+    answer=SentLogAnswer,
     params=[
         Doc("guid_message", "Only this message."),
         Doc("before", "Messages older than this UNIX time or this message's GUID (paging)."),

@@ -9,11 +9,14 @@ exit with 1; usage errors (a bad option value) exit with 2, as every Click progr
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
 import typer
+from rich.console import Console
 from rich.text import Text
 
 from simgate.client._calls import unix_seconds
@@ -42,9 +45,14 @@ API_KEY_OPTION = typer.Option(
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 DEVICE_HELP = "SID of the phone"
+#: ``send --wait``: exit status when a message is neither sent nor failed by the deadline.
+EXIT_STILL_PENDING = 3
+# Final statuses, and whether each means the message went out.
+_FINAL = {"sent": True, "failed": False, "expired": False, "cancelled": False}
+_POLL_SECONDS = 0.5
 
 
-def parse_at(value: str) -> int:
+def parse_at(value: str, option: str = "'--at'") -> int:
     """UNIX seconds from ``--at``: ISO 8601 (a naive time is UTC) or UNIX seconds.
 
     UTC for a naive time, because the API's ``schedule_timestamp`` is UTC and a scheduled SMS
@@ -58,8 +66,11 @@ def parse_at(value: str) -> int:
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is neither ISO 8601 (2026-03-13T08:45:00+01:00) nor UNIX seconds",
-            param_hint="'--at'",
+            param_hint=option,
         ) from None
+
+
+_GUID = re.compile(r"[0-9a-f]{40}")
 
 
 def _fail(text: str) -> typer.Exit:
@@ -100,10 +111,13 @@ def _show_send(result: SendResult) -> None:
 def send_command(
     *,
     to: list[str] = typer.Option(
-        ..., "--to", help="Recipient number; repeat the option or separate numbers with commas."
+        ...,
+        "--to",
+        metavar="NUMBER",
+        help="Recipient number; repeat the option or separate numbers with commas.",
     ),
     message: str = typer.Option(
-        ..., "--message", help="The text (long texts go as several parts)."
+        ..., "--message", metavar="TEXT", help="The text (long texts go as several parts)."
     ),
     sim: int | None = typer.Option(
         None, "--sim", min=1, max=2, help="SIM slot 1 or 2 (default: the phone chooses)."
@@ -114,7 +128,17 @@ def send_command(
     at: str | None = typer.Option(
         None,
         "--at",
+        metavar="TIME",
         help="Send at this time: ISO 8601 (without a zone: UTC) or UNIX seconds.",
+    ),
+    wait: bool = typer.Option(
+        False,
+        "--wait",
+        help="Wait until every message is sent or failed (exit status 0: all sent, 1: one "
+        f"failed, {EXIT_STILL_PENDING}: still pending after --timeout).",
+    ),
+    timeout: float = typer.Option(
+        120.0, "--timeout", min=1, help="Seconds --wait waits at most.", show_default=True
     ),
     as_json: bool = JSON_OPTION,
     server: str = SERVER_OPTION,
@@ -125,10 +149,43 @@ def send_command(
     result = _run(
         server, api_key, lambda client: client.send(to, message, sim=sim, device=device, at=when)
     )
-    if as_json:
+    if as_json and not wait:
         print_json(result)
-    else:
+    elif not as_json:
         _show_send(result)
+    if wait:
+        outcome = _run(server, api_key, lambda client: _wait(client, result.guids, timeout))
+        _finish(outcome, as_json)
+
+
+def _wait(client: Client, guids: tuple[str, ...] | list[str], timeout: float) -> dict[str, str]:
+    """Poll the sent log until every message has a final status or ``timeout`` passes; a
+    spinner on stderr meanwhile. The last status seen of each message."""
+    deadline = time.monotonic() + timeout
+    status = dict.fromkeys(guids, "queued")
+    with Console(stderr=True).status("waiting for the phone...") as spinner:
+        while True:
+            for guid in [g for g, state in status.items() if state not in _FINAL]:
+                rows = client.sent_log(guid=guid, limit=1)
+                if rows:
+                    status[guid] = rows[0].status
+            pending = [g for g, state in status.items() if state not in _FINAL]
+            if not pending or time.monotonic() >= deadline:
+                return status
+            spinner.update(f"waiting for the phone: {len(pending)} of {len(status)} pending")
+            time.sleep(_POLL_SECONDS)
+
+
+def _finish(status: dict[str, str], as_json: bool) -> None:
+    if as_json:
+        print_json({"messages": [{"guid": g, "status": s} for g, s in status.items()]})
+    else:
+        for guid, state in status.items():
+            typer.echo(f"{guid}: {state}")
+    if any(state not in _FINAL for state in status.values()):
+        raise typer.Exit(code=EXIT_STILL_PENDING)
+    if not all(_FINAL[state] for state in status.values()):
+        raise typer.Exit(code=1)
 
 
 def cancel_command(
@@ -173,12 +230,24 @@ def inbox_command(
     device: str | None = typer.Option(
         None, "--device", help=f"Only SMS received by this {DEVICE_HELP}."
     ),
+    mark_read: bool = typer.Option(
+        False, "--mark-read", help="Mark the SMS listed as read (API status) once shown."
+    ),
     as_json: bool = JSON_OPTION,
     server: str = SERVER_OPTION,
     api_key: str = API_KEY_OPTION,
 ) -> None:
     """List SMS received on the account's phones, newest first."""
-    rows = _run(server, api_key, lambda client: client.inbox(device=device, only_unread=unread))
+
+    def job(client: Client) -> list[ReceivedSms]:
+        found = client.inbox(device=device, only_unread=unread)
+        if mark_read:
+            for sms in found:
+                if not sms.read:
+                    client.mark_read(sms.guid)
+        return found
+
+    rows = _run(server, api_key, job)
     if as_json:
         print_json(rows)
     else:
@@ -203,12 +272,35 @@ def log_command(
     limit: int | None = typer.Option(
         None, "--limit", min=1, help="At most this many rows (default: the server's page size)."
     ),
+    status: str | None = typer.Option(
+        None,
+        "--status",
+        metavar="STATE",
+        help="Only messages in this state: scheduled, queued, dispatched, sent, failed, "
+        "expired or cancelled (filters the page the server returned).",
+    ),
+    before: str | None = typer.Option(
+        None,
+        "--before",
+        metavar="GUID|TIME",
+        help="Only messages older than this GUID, ISO 8601 time or UNIX seconds (paging).",
+    ),
     as_json: bool = JSON_OPTION,
     server: str = SERVER_OPTION,
     api_key: str = API_KEY_OPTION,
 ) -> None:
     """List messages sent through the API, newest first."""
-    rows = _run(server, api_key, lambda client: client.sent_log(guid=guid, limit=limit))
+    # A GUID is the server's cursor as is; anything else is a time.
+    cursor: str | int | None = before
+    if before is not None and not _GUID.fullmatch(before.strip().lower()):
+        cursor = parse_at(before, "'--before'")
+    rows = _run(
+        server,
+        api_key,
+        lambda client: client.sent_log(guid=guid, limit=limit, before=cursor),
+    )
+    if status is not None:
+        rows = [sms for sms in rows if sms.status == status.strip().lower()]
     if as_json:
         print_json(rows)
     else:

@@ -34,6 +34,7 @@ __all__ = [
     "InvalidApiKey",
     "InvalidClient",
     "InvalidParameter",
+    "MetricsForbidden",
     "MissingApiKey",
     "MissingParameter",
     "NotFound",
@@ -184,6 +185,17 @@ class StoreUnavailable(SimgateError):
     code = "unavailable"
     status = 503
     default_message = "The gateway could not store the request; nothing was sent. Retry later."
+
+
+class MetricsForbidden(SimgateError):
+    """``/metrics`` asked without its token (or, with none set, from another host)."""
+
+    code = "metrics_forbidden"
+    status = 403
+    default_message = (
+        "Metrics need 'Authorization: Bearer <SIMGATE_METRICS_TOKEN>'; without a token set, "
+        "only loopback clients may read them."
+    )
 
 
 class OAuthError(SimgateError):

@@ -32,7 +32,9 @@ MAX_E164_DIGITS = 15
 DEFAULT_MAX_RECIPIENTS = 1000
 """Default cap on numbers per request, so one call cannot fan out without bound."""
 
-_SEPARATORS = re.compile(r"[,;]")
+# Commas and semicolons as clients write lists; newlines and tabs as a column pasted from a
+# spreadsheet arrives. Spaces stay inside one number ("0470 12 34 56").
+_SEPARATORS = re.compile(r"[,;\r\n\t]")
 # One or more spaces then a non-zero digit: an unencoded "+" that URL decoding turned into a
 # space. A "+" can never precede 0 (no country code starts with 0), so " 0470..." is left as
 # a national number with a stray space.
@@ -40,7 +42,7 @@ _LOST_PLUS = re.compile(r"^ +(?=[1-9])")
 # Everything a human may put in a phone number that phonenumbers should see. Letters are
 # excluded on purpose: phonenumbers would read "1-800-FLOWERS" as keypad digits and "ext."
 # as an extension, neither of which an SMS can be sent to.
-_ALLOWED = re.compile(r"\A\+?[0-9 \t.\-()]+\Z")
+_ALLOWED = re.compile(r"\A\+?[0-9 .\-()]+\Z")
 _DIGITS = re.compile(r"[0-9]")
 _SHOWN_MAX = 32  # characters of a bad input quoted back in an error message
 
@@ -68,7 +70,8 @@ class Recipient:
 
 
 def split_recipients(raw: str) -> list[str]:
-    """Split the raw parameter on commas and semicolons into stripped, non-empty pieces.
+    """Split the raw parameter on commas, semicolons, newlines and tabs into stripped,
+    non-empty pieces.
 
     Clients that do not URL-encode the query string send ``+32470...`` which arrives as
     `` 32470...``; a piece that starts with spaces directly followed by a digit (1-9) gets
@@ -133,35 +136,41 @@ def _normalize(raw: str, default_region: str) -> tuple[str | None, str | None]:
     if len(significant) > MAX_E164_DIGITS:
         return None, f"{_shown(raw)} has more than {MAX_E164_DIGITS} digits"
 
-    candidates: list[PhoneNumber] = []
     if international:
         # "00" is the international prefix in most of the world; reading it explicitly keeps
         # "0032..." working even when the default region dials abroad with something else.
-        parsed = _parse("+" + significant, None)
-        if parsed is not None:
-            candidates.append(parsed)
+        # A written country code is the sender's explicit choice: a number that is merely
+        # possible (right length) is accepted, since gateways must not refuse ranges allocated
+        # after the installed metadata was published, nor fictional test ranges (+1 555).
+        chosen = _parse("+" + significant, None)
+        reason = f"{_shown(raw)} is not a possible phone number"
     else:
-        # National spelling in the default region first, then the digits-only international
-        # convention (as used by WhatsApp links): "32470123456" means "+32470123456".
-        region = default_region.upper()
-        for parsed in (_parse(text, region), _parse("+" + digits, None)):
-            if parsed is not None:
-                candidates.append(parsed)
-
-    # Prefer a reading that the metadata knows as valid; failing that, accept one that is
-    # merely possible (right length for its country). Gateways must not refuse numbers from
-    # ranges allocated after the installed metadata was published, nor fictional test ranges
-    # such as the +1 555 area code that tests and demos rely on.
-    possible = [n for n in candidates if _is_possible(n)]
-    chosen = next((n for n in possible if phonenumbers.is_valid_number(n)), None)
-    if chosen is None and possible:
-        chosen = possible[0]
-    if chosen is None:
-        return None, f"{_shown(raw)} is not a possible phone number"
+        chosen = _national_or_international(text, digits, default_region.upper())
+        reason = (
+            f"{_shown(raw)} is not a possible phone number in region {default_region.upper()} "
+            "(where numbers without + are read), nor a valid international number: write it "
+            "with + and its country code, e.g. +15551234567"
+        )
+    if chosen is None or not _is_possible(chosen):
+        return None, reason
     e164 = phonenumbers.format_number(chosen, phonenumbers.PhoneNumberFormat.E164)
     if len(e164) - 1 > MAX_E164_DIGITS:
         return None, f"{_shown(raw)} has more than {MAX_E164_DIGITS} digits"
     return e164, None
+
+
+def _national_or_international(text: str, digits: str, region: str) -> PhoneNumber | None:
+    """A number written without ``+``: national in ``region`` when it is possible there;
+    otherwise digits-only international (the WhatsApp-link convention, "32470123456") only
+    when that reading is *valid*, since any 8 to 15 digits are a possible number in some
+    country: "5551234567" in Belgium must not silently become a Brazilian +55 number."""
+    national = _parse(text, region)
+    if national is not None and _is_possible(national):
+        return national
+    abroad = _parse("+" + digits, None)
+    if abroad is not None and phonenumbers.is_valid_number(abroad):
+        return abroad
+    return None
 
 
 def normalize_number(raw: str, default_region: str) -> str:
@@ -169,11 +178,13 @@ def normalize_number(raw: str, default_region: str) -> str:
 
     Accepted spellings: ``+32470123456``, ``0032470123456``, a national number of
     ``default_region`` (``0470123456`` for ``"BE"``), digits-only international
-    (``32470123456``), each with optional spaces, dots, dashes and parentheses. Refused:
-    empty strings, letters or other symbols, more than 15 digits, and numbers that are not
-    *possible* (wrong length for their country). A possible but not *valid* number is
-    accepted; see the comment in the implementation for why. ``default_region`` is an ISO
-    3166 alpha-2 code; an unknown one (e.g. ``"ZZ"``) means national spellings are refused.
+    (``32470123456``) when that is a *valid* number and the digits are not a possible national
+    number, each with optional spaces, dots, dashes and parentheses. Refused: empty strings,
+    letters or other symbols, more than 15 digits, and numbers that are not *possible* (wrong
+    length for their country). A possible but not *valid* number is accepted when it has its
+    ``+`` or ``00`` prefix, or as a national number; see the implementation for why.
+    ``default_region`` is an ISO 3166 alpha-2 code; an unknown one (e.g. ``"ZZ"``) means
+    national spellings are refused.
     """
     e164, error = _normalize(raw, default_region)
     if e164 is None:

@@ -81,3 +81,30 @@ async def set_routing_policy(ctx: Context, email: str, policy: str) -> str:
         await account_store.set_routing_policy(conn, int(account["id"]), chosen.value)
     ctx.bus.publish(bus.ACCOUNT_CHANGED, str(account["id"]))
     return chosen.value
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """One account as the operator's listing shows it."""
+
+    account_id: int
+    email: str
+    created_ms: int
+    routing_policy: str
+    devices: int
+
+
+async def list_accounts(ctx: Context) -> list[AccountSummary]:
+    """Every account of this server, oldest first (``simgate account list``)."""
+    async with ctx.db.connect() as conn:
+        rows = await account_store.list_all(conn)
+    return [
+        AccountSummary(
+            account_id=int(row["id"]),
+            email=str(row["email"]),
+            created_ms=int(row["created_ms"]),
+            routing_policy=str(row["routing_policy"]),
+            devices=int(row["devices"]),
+        )
+        for row in rows
+    ]

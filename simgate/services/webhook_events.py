@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from simgate import bus
+from simgate import bus, metrics
 from simgate.context import Context
 from simgate.domain.webhooks import DeliveryState, EventType, Format, message_events
 from simgate.store import webhooks as webhook_store
@@ -149,6 +149,10 @@ async def submitted(
     ctx: Context, conn: AsyncConnection, account_id: int, rows: Iterable[Mapping[str, Any]]
 ) -> int:
     """Messages accepted by the API (``*.submitted``); those refused at once also fail."""
+    rows = list(rows)
+    refused_now = sum(1 for row in rows if row["state"] == "failed")
+    metrics.count_messages("accepted", len(rows) - refused_now)
+    metrics.count_messages("failed", refused_now)
     if not await subscribers(ctx, conn, account_id):
         return 0
     events: list[tuple[EventType, str, int, Data]] = []
@@ -182,6 +186,7 @@ async def submitted(
 
 async def sent(ctx: Context, conn: AsyncConnection, row: RowMapping) -> int:
     """A device reported the message sent (``sms.sent``, ``whatsapp.sent``)."""
+    metrics.count_messages("sent")
     at = int(row["sent_ms"] or ctx.clock())
     data = _message_data(row, device_id=row["device_sid"], sim=row["sent_sim"], sent_at=rfc3339(at))
     kinds = message_events("sent", row["channel"])
@@ -191,6 +196,7 @@ async def sent(ctx: Context, conn: AsyncConnection, row: RowMapping) -> int:
 
 async def failed(ctx: Context, conn: AsyncConnection, row: RowMapping) -> int:
     """The message failed for good (``sms.failed``, ``whatsapp.failed``)."""
+    metrics.count_messages("failed")
     at = int(row["updated_ms"])
     data = _message_data(
         row,
@@ -206,6 +212,7 @@ async def failed(ctx: Context, conn: AsyncConnection, row: RowMapping) -> int:
 
 async def received(ctx: Context, conn: AsyncConnection, row: RowMapping) -> int:
     """A device received an SMS (``sms.received``; legacy endpoints get it too)."""
+    metrics.count_messages("received")
 
     def data() -> dict[str, Any]:
         return {

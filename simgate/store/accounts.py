@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate.domain.errors import StateConflict
-from simgate.store.tables import accounts
+from simgate.store.tables import accounts, devices
 
 
 async def create(conn: AsyncConnection, email: str, password_hash: str, now_ms: int) -> int:
@@ -42,3 +42,24 @@ async def set_routing_policy(conn: AsyncConnection, account_id: int, policy: str
         update(accounts).where(accounts.c.id == account_id).values(routing_policy=policy)
     )
     return bool(result.rowcount)
+
+
+async def list_all(conn: AsyncConnection) -> list[RowMapping]:
+    """Every account (an operator's listing: id, e-mail, creation, policy), oldest first, with
+    its number of devices."""
+    paired = (
+        select(func.count())
+        .select_from(devices)
+        .where(devices.c.account_id == accounts.c.id)
+        .scalar_subquery()
+    )
+    result = await conn.execute(
+        select(
+            accounts.c.id,
+            accounts.c.email,
+            accounts.c.created_ms,
+            accounts.c.routing_policy,
+            paired.label("devices"),
+        ).order_by(accounts.c.id)
+    )
+    return list(result.mappings().all())

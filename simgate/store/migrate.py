@@ -15,8 +15,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Key of the advisory lock that serialises migrations ("simgmigr" in ASCII), one per database.
@@ -52,3 +55,17 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 async def upgrade_async(database_url: str, revision: str = "head") -> None:
     """The same from async code: Alembic's env runs its own event loop, so give it a thread."""
     await asyncio.to_thread(upgrade, database_url, revision)
+
+
+def head_revision() -> str | None:
+    """The newest migration this code ships."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+async def current_revision(conn: AsyncConnection) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+
+    def read(sync: Connection) -> str | None:
+        return MigrationContext.configure(sync).get_current_revision()
+
+    return await conn.run_sync(read)

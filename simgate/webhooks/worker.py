@@ -26,7 +26,7 @@ import orjson
 import structlog
 from sqlalchemy.engine import RowMapping
 
-from simgate import bus
+from simgate import bus, metrics
 from simgate.context import Context
 from simgate.domain.errors import SimgateError
 from simgate.domain.webhooks import (
@@ -213,6 +213,7 @@ class DeliveryWorker:
                     for _, waiting in batch:
                         waiting.set_result(None)
         await done
+        metrics.WEBHOOK_DELIVERIES.labels(state=step[2].value).inc()
         log.info(
             "webhook_attempt",
             delivery_id=row["id"],

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 import typer
@@ -19,6 +20,7 @@ from typer.testing import CliRunner, Result
 
 from simgate.client import Client
 from simgate.client.commands import inbox_command, log_command, parse_at, send_command
+from tests.conftest import eventually
 from tests.support.server import Account, LiveServer, PairedDevice
 
 ALICE = "+32470123456"
@@ -323,3 +325,72 @@ class TestMainCli:
         refused = simgate("log", "--api-key", "wrong")
         assert refused.returncode == 1
         assert refused.stderr.count("\n") == 1
+
+
+class TestSendWait:
+    def test_wait_ends_0_once_the_phone_sent_it(
+        self,
+        run: Callable[..., Result],
+        server: LiveServer,
+        phone: PairedDevice,
+        agents: Callable[..., object],
+    ) -> None:
+        agents(server, phone.token)
+        result = run("send", "--to", ALICE, "--message", "Hi", "--wait", "--json")
+        assert result.exit_code == 0, result.output
+        [message] = json.loads(result.stdout)["messages"]
+        assert message["status"] == "sent"
+
+    def test_wait_ends_3_when_no_phone_took_it_in_time(self, run: Callable[..., Result]) -> None:
+        result = run("send", "--to", ALICE, "--message", "Hi", "--wait", "--timeout", "1")
+        assert result.exit_code == 3, result.output
+        assert ": queued" in result.stdout
+
+    def test_wait_ends_1_when_a_message_failed(
+        self, run: Callable[..., Result], server: LiveServer, account: Account
+    ) -> None:
+        """A number that opted out: the server fails its message at once (opted_out)."""
+        from simgate.services import optouts
+
+        server.call(optouts.add(server.ctx, account.id, ALICE, "cli"))
+        result = run("send", "--to", ALICE, "--message", "Hi", "--wait", "--timeout", "20")
+        assert result.exit_code == 1, result.output
+        assert ": failed" in result.stdout
+
+
+class TestListingOptions:
+    def test_log_status_keeps_only_that_state(
+        self, run: Callable[..., Result], client: Client
+    ) -> None:
+        client.send([ALICE], "one")
+        queued = run("log", "--status", "queued", "--json")
+        assert queued.exit_code == 0, queued.output
+        assert [row["status"] for row in json.loads(queued.stdout)] == ["queued"]
+        sent = run("log", "--status", "sent", "--json")
+        assert json.loads(sent.stdout) == []
+
+    def test_log_before_pages_by_guid_or_time(
+        self, run: Callable[..., Result], client: Client
+    ) -> None:
+        first = client.send([ALICE], "first").guids[0]
+        second = client.send([BOB], "second").guids[0]
+        older = run("log", "--before", second, "--json")
+        assert older.exit_code == 0, older.output
+        assert [row["guid"] for row in json.loads(older.stdout)] == [first]
+        assert json.loads(run("log", "--before", "2000-01-01T00:00:00", "--json").stdout) == []
+        assert run("log", "--before", "yesterday").exit_code == 2
+
+    def test_inbox_mark_read_marks_what_it_listed(
+        self,
+        run: Callable[..., Result],
+        server: LiveServer,
+        phone: PairedDevice,
+        agents: Callable[..., Any],
+    ) -> None:
+        agent = agents(server, phone.token)
+        agent.do(lambda: agent.driver.inject_received("0470 12 34 56", "Hello"))
+        eventually(lambda: json.loads(run("inbox", "--json").stdout))
+        listed = run("inbox", "--unread", "--mark-read", "--json")
+        assert listed.exit_code == 0, listed.output
+        assert len(json.loads(listed.stdout)) == 1
+        assert json.loads(run("inbox", "--unread", "--json").stdout) == []

@@ -32,6 +32,14 @@ class TestSplit:
         """Clients use either separator, sometimes both."""
         assert split_recipients("1,2;3") == ["1", "2", "3"]
 
+    def test_newlines_and_tabs_separate_like_commas(self) -> None:
+        """A column pasted from a spreadsheet; spaces inside one number stay."""
+        assert split_recipients("0470 12 34 56\r\n0471123456\n\t+32 472 11 22 33\n") == [
+            "0470 12 34 56",
+            "0471123456",
+            "+32 472 11 22 33",
+        ]
+
     def test_whitespace_is_stripped_and_empty_pieces_dropped(self) -> None:
         """Trailing separators and blank pieces are noise, not numbers."""
         assert split_recipients(" 0470 12 34 56 ,, ;  ;0471\t,") == ["0470 12 34 56", "0471"]
@@ -116,9 +124,23 @@ class TestNormalizeAccepts:
         assert not phonenumbers.is_valid_number(number)
         assert normalize_number(FICTIONAL_US, "BE") == FICTIONAL_US
 
-    def test_digits_only_fictional_us_number_uses_whatsapp_convention(self) -> None:
-        """'15551234567' is not a Belgian number, so it is read as +1 555 123 4567."""
-        assert normalize_number("15551234567", "BE") == FICTIONAL_US
+    def test_digits_only_international_needs_a_valid_number(self) -> None:
+        """'15551234567' is not a Belgian number, and +1 555 123 4567 is only possible (555 is
+        fictional): without its +, it is refused rather than guessed; with it, accepted."""
+        with pytest.raises(InvalidParameter, match=r"region BE .* \+ and its country code"):
+            normalize_number("15551234567", "BE")
+        assert normalize_number("+15551234567", "BE") == FICTIONAL_US
+
+    def test_a_national_number_of_another_country_is_not_sent_to_brazil(self) -> None:
+        """Issue 14: '5551234567' with region BE went to +55 51 234567 (Brazil, possible but
+        not valid). It is neither a Belgian number nor a valid international one: refused,
+        naming the region it was read in."""
+        with pytest.raises(InvalidParameter, match="region BE"):
+            normalize_number("5551234567", "BE")
+
+    def test_a_possible_national_number_wins_over_a_valid_international_reading(self) -> None:
+        """Without +, the default region comes first: '2025550123' in the US is American."""
+        assert normalize_number("2025550123", "US") == "+12025550123"
 
     def test_valid_reading_wins_over_merely_possible_one(self) -> None:
         """When both readings parse, the one the metadata knows as valid is chosen."""
