@@ -121,7 +121,7 @@ test: install pg browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
-	@for script in benchmarks/*.py; do \
+	@for script in benchmarks/[!_]*.py; do \
 		[ -e "$$script" ] || continue; \
 		echo "== $$script" >&2; \
 		$(BIN)/python "$$script"; \

@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from _support import free_port
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
@@ -51,12 +51,6 @@ from simgate.serving import Server, server_config
 SIMGATE = (sys.executable, "-m", "simgate")
 CONNECTIONS = 64
 KILL_CLIENTS = 16
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve_bare(port: int) -> None:

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _support import free_port
 
 CONFIGS = {
     "without": {
@@ -45,12 +45,6 @@ CONFIGS = {
 
 
 SIMGATE = (sys.executable, "-m", "simgate")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(tmp: Path, name: str, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, str]:

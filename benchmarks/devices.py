@@ -25,7 +25,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -35,18 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _support import free_port
 
 SIMGATE = [sys.executable, "-m", "simgate"]
 TARGET_RSS = 1 << 30
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _TICKS = os.sysconf("SC_CLK_TCK")
 _CONNECTED = re.compile(rb"(\d+)/(\d+) phones connected")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss(pid: int) -> int:

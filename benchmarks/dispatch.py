@@ -33,7 +33,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from typing import Any
 import asyncpg
 import httpx
 import websockets
+from _support import free_port
 
 from simgate.config import Settings
 from simgate.context import Context
@@ -173,12 +173,6 @@ class Phone:
 
 
 # ------------------------------------------------------------------------ setting it up
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -29,7 +29,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,18 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _support import free_port
 
 SIMGATE = [sys.executable, "-m", "simgate"]
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 25.0
 POLL_SECONDS = 0.0002
 _CONNECTED = re.compile(rb"(\d+)/(\d+) phones connected")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

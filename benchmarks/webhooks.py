@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,24 +28,7 @@ from pathlib import Path
 
 import httpx
 import websockets
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cli(env: dict[str, str], *args: str) -> dict[str, object]:
-    out = subprocess.run(
-        [sys.executable, "-m", "simgate", *args, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+from _support import cli, free_port
 
 
 def summary(samples: list[float]) -> dict[str, float]:
