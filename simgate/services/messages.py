@@ -252,24 +252,36 @@ async def _store_sends(conn: AsyncConnection, jobs: Sequence[_SendJob]) -> list[
     recipient of the batch, and all messages are inserted together: a burst of single-recipient
     requests costs about as many statements as one request.
     """
-    opted: dict[int, set[str]] = {}
-    by_account: dict[int, set[str]] = {}
-    for job in jobs:
-        if not job.request.force_optout:
-            by_account.setdefault(job.account_id, set()).update(job.valid)
-    for account_id, numbers in by_account.items():
-        opted[account_id] = await optout_store.opted_out(conn, account_id, sorted(numbers))
+    opted = await _opted_out(conn, jobs)
     staged: list[_Staged] = []
     for index, job in enumerate(jobs):
         try:
             staged.append(await _stage(conn, job, opted.get(job.account_id, set())))
         except Exception as exc:
             raise groupcommit.ItemFailed(index, exc) from exc
+    await _write(conn, staged)
+    return [item.outcome for item in staged]
+
+
+async def _opted_out(conn: AsyncConnection, jobs: Sequence[_SendJob]) -> dict[int, set[str]]:
+    """Per account, which recipients of ``jobs`` are on its opt-out list: one read each."""
+    by_account: dict[int, set[str]] = {}
+    for job in jobs:
+        if not job.request.force_optout:
+            by_account.setdefault(job.account_id, set()).update(job.valid)
+    return {
+        account_id: await optout_store.opted_out(conn, account_id, sorted(numbers))
+        for account_id, numbers in by_account.items()
+    }
+
+
+async def _write(conn: AsyncConnection, staged: Sequence[_Staged]) -> None:
+    """The staged sends' messages, events, short links and sealed texts, each kind at once."""
     rows = [row for item in staged for row in item.rows]
     await message_store.insert_many(conn, rows)
-    for account_id in {job.account_id for job in jobs}:
+    for account_id in {item.job.account_id for item in staged}:
         mine = [row for row in rows if row["account_id"] == account_id]
-        await webhook_events.submitted(jobs[0].ctx, conn, account_id, mine)
+        await webhook_events.submitted(staged[0].job.ctx, conn, account_id, mine)
     link_rows = [
         row
         for item in staged
@@ -282,7 +294,6 @@ async def _store_sends(conn: AsyncConnection, jobs: Sequence[_SendJob]) -> list[
     ]
     await link_store.insert_links(conn, link_rows)
     await link_store.insert_sealed(conn, sealed_rows)
-    return [item.outcome for item in staged]
 
 
 async def _stage(conn: AsyncConnection, job: _SendJob, opted: set[str]) -> _Staged:
@@ -344,16 +355,9 @@ async def _store_guarded(conn: AsyncConnection, job: _SendJob) -> SendOutcome:
     if job.guard is None:  # only keyed sends come here
         raise RuntimeError("an unguarded send in the guarded path")
     await job.guard.claim(conn)
-    opted = (
-        set()
-        if job.request.force_optout
-        else await optout_store.opted_out(conn, job.account_id, job.valid)
-    )
-    item = await _stage(conn, job, opted)
-    await message_store.insert_many(conn, item.rows)
-    await webhook_events.submitted(job.ctx, conn, job.account_id, item.rows)
-    await link_store.insert_links(conn, drafting.link_rows(item.drafts, job.account_id, job.now))
-    await link_store.insert_sealed(conn, drafting.sealed_rows(item.drafts, job.account_id, job.now))
+    opted = await _opted_out(conn, [job])
+    item = await _stage(conn, job, opted.get(job.account_id, set()))
+    await _write(conn, [item])
     await job.guard.record(conn, item.outcome)
     return item.outcome
 
