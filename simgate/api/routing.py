@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +20,10 @@ from simgate.api.params import Params, read_params
 from simgate.context import Context
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+class CompatRoute(APIRoute):
+    """A compatible endpoint: FastAPI documents it, ``api.lane.CompatLane`` serves it."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,7 @@ def compat_route(
             responses=_responses(answer, error, statuses),
             operation_id=f"{handler.__name__}_{method.lower()}",
             openapi_extra={**_openapi(method, docs), **extra_security},
+            route_class_override=CompatRoute,
         )
         router.add_api_route(
             base,
@@ -144,6 +150,7 @@ def compat_route(
             methods=[method],
             include_in_schema=False,
             response_class=JsonResponse,
+            route_class_override=CompatRoute,
         )
 
 
