@@ -263,6 +263,40 @@ def account_routing(
     typer.echo(f"Routing policy of {account}: {chosen}")
 
 
+@account_app.command("region")
+def account_region(
+    region: str | None = typer.Argument(
+        None,
+        metavar="[REGION]",
+        help="ISO 3166 alpha-2 code (FR, US, ...) where the account's numbers without + are read.",
+        show_default=False,
+    ),
+    account: str = ACCOUNT_OPTION,
+    clear: bool = typer.Option(
+        False, "--clear", help="Forget the account's region: read numbers in the server's default."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Read the account's numbers without + in REGION instead of SIMGATE_DEFAULT_REGION; with
+    neither REGION nor --clear, show the current one. A running server applies it at once."""
+    from simgate.services import accounts
+
+    settings = server_settings()
+    if region is not None and clear:
+        typer.echo("error: give a REGION or --clear, not both.", err=True)
+        raise typer.Exit(code=2)
+    if region is None and not clear:
+        shown = run_with_context(settings, lambda ctx: accounts.region_of_email(ctx, account))
+    else:
+        shown = run_with_context(settings, lambda ctx: accounts.set_region(ctx, account, region))
+    human = (
+        f"Region of {account}: {shown}"
+        if shown is not None
+        else f"Region of {account}: {settings.default_region} (the server's default)"
+    )
+    emit(as_json, {"account": account, "region": shown, "default": settings.default_region}, human)
+
+
 @optout_app.command("list")
 def optout_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List the account's opted-out numbers, oldest first."""
