@@ -480,19 +480,14 @@ _register_webhook_commands()
 _register_listing_commands()
 
 
-def _readable_help(command: Any) -> None:
-    """Flags show no type in ``--help`` (typer writes ``<bool>`` beside each, which reads like
-    a value to give); every other option keeps its type or the metavar it was given.
+def command() -> Any:
+    """The command ``simgate`` runs: the typer app, with readable value names in its help."""
+    from simgate.cli_help import readable_help
 
-    Duck-typed: typer builds its commands on its own copy of Click's classes."""
-    for param in command.params:
-        if getattr(param, "is_flag", False) and param.metavar is None:
-            param.metavar = ""
-    for sub in getattr(command, "commands", {}).values():
-        _readable_help(sub)
+    built = typer.main.get_command(app)
+    readable_help(built)
+    return built
 
 
 def main() -> None:
-    command = typer.main.get_command(app)
-    _readable_help(command)
-    command()
+    command()()
