@@ -489,5 +489,27 @@ def command() -> Any:
     return built
 
 
+#: What only the ``server`` extra installs: a command that needs one of these, run where only
+#: the light agent install is (a phone), says how to get them instead of a traceback.
+SERVER_MODULES = frozenset(
+    {
+        "fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "aiosqlite", "asyncpg",
+        "pydantic", "pydantic_settings", "orjson", "multipart", "python_multipart",
+        "cryptography", "argon2", "structlog", "segno", "defusedxml", "prometheus_client",
+    }
+)  # fmt: skip
+
+
 def main() -> None:
-    command()()
+    try:
+        command()()
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in SERVER_MODULES:
+            raise
+        typer.echo(
+            f"error: this command runs the server, which needs the server extra ({exc.name} is "
+            "missing): pip install 'simgate[server]' (from a wheel: "
+            "pip install 'simgate-VERSION-py3-none-any.whl[server]').",
+            err=True,
+        )
+        raise SystemExit(2) from None
