@@ -267,7 +267,7 @@ def account_routing(
 def account_region(
     region: str | None = typer.Argument(
         None,
-        metavar="[REGION]",
+        metavar="REGION",
         help="ISO 3166 alpha-2 code (FR, US, ...) where the account's numbers without + are read.",
         show_default=False,
     ),
