@@ -260,3 +260,23 @@ def test_the_cli_shows_lists_and_refuses_regions(shared_database: str) -> None:
     assert [row["region"] for row in json.loads(listed.stdout)["accounts"]] == ["FR"]
     table = simgate("account", "list", database_url=shared_database)
     assert "FR" in table.stdout
+
+
+def test_a_retry_after_a_region_change_gets_the_first_answer(
+    shared_servers: Callable[..., LiveServer],
+) -> None:
+    """The region is the account's, not part of the client's request: an idempotent retry is
+    still the same request, and is answered as the first time (not a 409)."""
+    live = shared_servers()
+    account = live.create_account()
+    params = {"apikey": account.api_key, "recipients": NATIONAL, "message": "hi"}
+    headers = {"Idempotency-Key": "region-change-1"}
+    with live.client() as http:
+        first = http.get("/sendsms/", params=params, headers=headers)
+        assert first.status_code == 200, first.text
+        live.call(accounts.set_region(live.ctx, account.email, "FR"))
+        again = http.get("/sendsms/", params=params, headers=headers)
+        assert again.status_code == 200, again.text
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.json()["result"]["id"] == first.json()["result"]["id"]
+        assert recipients_of(http, account) == [AS_BELGIAN]
