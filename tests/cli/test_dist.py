@@ -68,6 +68,7 @@ def test_the_wheel_carries_the_offline_docs_and_migrations(wheel: Path) -> None:
     assert [name for name in CARRIED if name not in names] == []
 
 
+@pytest.mark.timeout(300)  # a venv, and pip resolving the light dependencies
 def test_the_light_install_runs_the_agent(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "phone"
     run(sys.executable, "-m", "venv", venv)

@@ -137,6 +137,7 @@ class Reader:
         assert process.returncode == 0, f"{where}: stopped with {process.returncode}"
 
 
+@pytest.mark.timeout(300)  # some twenty processes in a row, on a machine that may be busy
 def test_the_readme_commands_work_as_written(tmp_path: Path) -> None:
     reader = Reader(tmp_path)
     ran = 0
