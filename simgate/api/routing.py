@@ -18,6 +18,7 @@ from simgate.api.guard import Guard
 from simgate.api.jsonresponse import JsonResponse
 from simgate.api.params import Params, read_params
 from simgate.context import Context
+from simgate.services.access import Principal
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -168,8 +169,8 @@ def guard(request: Request) -> Guard:
     return found
 
 
-async def authenticate(request: Request, params: Params) -> int:
-    """The account id behind the request's API key or OAuth2 access token.
+async def caller(request: Request, params: Params) -> Principal:
+    """Who the request's API key or OAuth2 access token speaks for.
 
     The ``apikey`` parameter wins; a Bearer header (an API key or an access token) is read only
     when it is absent, so a valid key is never refused because of an unrelated Authorization
@@ -180,8 +181,12 @@ async def authenticate(request: Request, params: Params) -> int:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             secret = value.strip()
-    principal = await guard(request).authenticate(request.scope, secret)
-    return principal.account_id
+    return await guard(request).authenticate(request.scope, secret)
+
+
+async def authenticate(request: Request, params: Params) -> int:
+    """The account id behind the request's API key or OAuth2 access token (see ``caller``)."""
+    return (await caller(request, params)).account_id
 
 
 async def start(request: Request) -> tuple[Context, Params, int]:
@@ -189,6 +194,14 @@ async def start(request: Request) -> tuple[Context, Params, int]:
     params = await params_of(request)
     account_id = await authenticate(request, params)
     return context(request), params, account_id
+
+
+async def start_as(request: Request) -> tuple[Context, Params, Principal]:
+    """``start`` for endpoints that read phone numbers: the principal carries the account's
+    region."""
+    params = await params_of(request)
+    principal = await caller(request, params)
+    return context(request), params, principal
 
 
 def json(body: dict[str, Any], status_code: int = 200) -> Response:
