@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from simgate import bus
 from simgate.domain.errors import UnknownRegion
 from simgate.services import accounts
 from tests.conftest import eventually
@@ -280,3 +281,24 @@ def test_a_retry_after_a_region_change_gets_the_first_answer(
         assert again.headers["Idempotent-Replayed"] == "true"
         assert again.json()["result"]["id"] == first.json()["result"]["id"]
         assert recipients_of(http, account) == [AS_BELGIAN]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+def test_a_routing_policy_set_with_the_cli_is_announced_in_the_running_server(
+    server_factory: Callable[..., LiveServer], shared_database: str
+) -> None:
+    """The same watcher tells the server's caches (the dispatcher's policy among them) about
+    any account setting changed from the shell, not only regions."""
+    live = server_factory(database_url=shared_database)
+    account = live.create_account()
+    announced: list[str] = []
+    unsubscribe = live.ctx.bus.subscribe(bus.ACCOUNT_CHANGED, announced.append)
+    try:
+        done = simgate(
+            "account", "routing", "sticky", "--account", account.email,
+            database_url=shared_database,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        eventually(lambda: str(account.id) in announced, timeout=3)
+    finally:
+        unsubscribe()
