@@ -33,6 +33,7 @@ from simgate.dispatch.scheduler import Scheduler
 from simgate.services.access import Authenticator
 from simgate.store.database import Database
 from simgate.store.migrate import upgrade_async
+from simgate.web import app as dashboard
 from simgate.webhooks.worker import DeliveryWorker, new_client
 
 
@@ -103,6 +104,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     ):
         app.include_router(router)
     docs.install(app)
+    dashboard.install(app, ctx, app.state.guard)
     app.router.routes.append(device_route(ctx, dispatcher))
     app.router.routes.extend(poll_routes)
     return app

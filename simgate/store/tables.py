@@ -313,3 +313,17 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
     Index("ix_webhook_deliveries_subject", "endpoint_id", "subject", "id"),
 )
+
+# Dashboard sessions: the browser holds a random token (in a signed cookie); only its SHA-256
+# digest is stored, so a copy of the database cannot be used to sign in. Signing out deletes
+# the row; a password change deletes the account's other rows.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    # The last page or action (not polling); past the idle timeout the session is over.
+    Column("last_seen_ms", BigInteger, nullable=False),
+    Index("ix_dashboard_sessions_account", "account_id"),
+)
