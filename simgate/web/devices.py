@@ -142,7 +142,8 @@ async def label_save(
         return render(
             request,
             "fragments/device_label.html",
-            status=400,
+            # htmx swaps only 2xx answers in: the refusal is shown in place, with a 200.
+            status=200 if request.headers.get("hx-request") == "true" else 400,
             device=device,
             editing=True,
             error=exc.message,
