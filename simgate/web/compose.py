@@ -61,7 +61,7 @@ EMPTY_FORM: dict[str, object] = {
 
 async def _devices(request: Request, session: WebSession) -> list[DeviceView]:
     found = await list_devices(
-        dashboard(request).ctx, session.account_id, DeviceQuery(), presence(request)
+        dashboard(request).ctx, session.account_id, DeviceQuery(), presence(request), traffic=False
     )
     return found.items
 

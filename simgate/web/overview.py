@@ -29,8 +29,9 @@ def presence(request: Request) -> Presence:
 async def overview_page(
     request: Request, session: Annotated[WebSession, Depends(sessions.signed_in)]
 ) -> Response:
+    state = dashboard(request)
     found = await overview_service.overview(
-        dashboard(request).ctx, session.account_id, presence(request)
+        state.ctx, session.account_id, presence(request), state.history
     )
     return render(
         request,

@@ -68,7 +68,9 @@ async def sent_page(request: Request, session: Session) -> Response:
     ctx = dashboard(request).ctx
     query, raw = _filter(request)
     page = await sent_service.sent_page(ctx, session.account_id, query)
-    devices = await list_devices(ctx, session.account_id, DeviceQuery(), presence(request))
+    devices = await list_devices(
+        ctx, session.account_id, DeviceQuery(), presence(request), traffic=False
+    )
     return render(
         request,
         "sent.html",

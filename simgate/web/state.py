@@ -9,6 +9,7 @@ from starlette.requests import Request
 from simgate.api.guard import Guard
 from simgate.context import Context
 from simgate.domain.signin import SignInThrottle
+from simgate.services.overview import History
 
 
 @dataclass
@@ -17,6 +18,8 @@ class Dashboard:
     #: The API's guard: the dashboard reads client addresses through the same trusted proxies.
     guard: Guard
     throttle: SignInThrottle = field(init=False)
+    #: The overview's counts of past days, reused for a minute.
+    history: History = field(init=False, default_factory=History)
     _keys: dict[str, bytes] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:

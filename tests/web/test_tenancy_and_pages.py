@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from simgate.services import overview as overview_service
 from tests.support.api import device_of, receive, report_failed, report_sent, send_sms
 from tests.support.server import Account, LiveServer
 from tests.web.conftest import TOKEN, sign_in
@@ -115,9 +118,11 @@ class TestPages:
         device = device_of(live, paired)
         with live.client() as api:
             sent = send_sms(api, account, recipients="+32470000001", message="one")
+            also_sent = send_sms(api, account, recipients="+32470000005", message="one more")
             failed = send_sms(api, account, recipients="+32470000002", message="two")
             send_sms(api, account, recipients="+32470000003", message="three")  # stays queued
         report_sent(live, device, sent)
+        report_sent(live, device, also_sent)
         report_failed(live, device, failed, "no credit")
         receive(live, device, "+32470000009", "hello back", at_ms=live.ctx.clock())
         with live.client() as http:
@@ -126,11 +131,39 @@ class TestPages:
         figures = dict(re.findall(r'id="([a-z-]+)">(\d+)<', page))
         assert figures == {
             "phones-online": "0",
-            "sent-today": "1",
+            "sent-today": "2",
             "failed-today": "1",
             "received-today": "1",
             "queue-depth": "1",
         }
         assert "no credit" in page
         assert "<svg" in page
-        assert "Over 30 days: 1 sent, 1 failed, 1 received." in page
+        assert "Over 30 days: 2 sent, 1 failed, 1 received." in page
+
+
+class TestOverviewDays:
+    def test_days_are_local_days_across_a_change_of_clocks(
+        self, shared_servers: Callable[..., LiveServer], engine: str
+    ) -> None:
+        live = shared_servers(engine=engine, timezone="Europe/Brussels")
+        account = live.create_account()
+        device = device_of(live, live.add_device(account))
+        zone = ZoneInfo("Europe/Brussels")
+
+        def at(*parts: int) -> int:
+            return int(datetime(*parts, tzinfo=zone).timestamp() * 1000)  # type: ignore[misc]
+
+        # 25 October 2026 lasts 25 hours in Brussels: both ends of it are that day.
+        moments = [at(2026, 10, 25, 0, 30), at(2026, 10, 25, 23, 30), at(2026, 10, 26, 0, 10)]
+        with live.client() as api:
+            for moment in moments:
+                live.ctx.clock = lambda moment=moment: moment  # type: ignore[misc]
+                guid = send_sms(api, account, recipients="+32470000001", message="x")
+                report_failed(live, device, guid, "no credit")
+        live.ctx.clock = lambda: at(2026, 11, 5, 12, 0)
+        found = live.call(
+            overview_service.overview(live.ctx, account.id, live.app.state.dispatcher)
+        )
+        failed = {day.day.isoformat(): day.failed for day in found.days if day.failed}
+        assert failed == {"2026-10-25": 2, "2026-10-26": 1}
+        assert found.days[-1].day.isoformat() == "2026-11-05"
