@@ -10,6 +10,7 @@ from simgate.domain.errors import InvalidParameter, NotFound
 from simgate.domain.routing import Policy
 from simgate.services import credentials
 from simgate.store import accounts as account_store
+from simgate.store import dashboard_sessions as session_store
 from simgate.store import keys as key_store
 
 MAX_EMAIL_LENGTH = 320  # RFC 5321's limit for a forward path
@@ -82,6 +83,19 @@ async def issue_key(ctx: Context, email: str, label: str, *, replace: bool = Fal
     if revoked:
         ctx.bus.publish(bus.CREDENTIALS_REVOKED, str(account["id"]))
     return key.value
+
+
+async def set_password(ctx: Context, email: str, password: str) -> None:
+    """Give an account a new dashboard password (an operator's reset, ``simgate demo``); every
+    dashboard session of the account ends."""
+    check_password_rules(password)
+    password_hash = await credentials.hash_password(password, ctx.settings.password_hash_cost)
+    async with ctx.db.begin() as conn:
+        account = await account_store.by_email(conn, email.strip().lower())
+        if account is None:
+            raise InvalidParameter(f"No account with e-mail {email}.", parameter="email")
+        await account_store.set_password_hash(conn, int(account["id"]), password_hash)
+        await session_store.remove_others(conn, int(account["id"]), keep_digest="")
 
 
 async def account_id_by_email(ctx: Context, email: str) -> int | None:
