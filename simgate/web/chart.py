@@ -18,7 +18,7 @@ from simgate.services.overview import DayCount
 WIDTH: Final = 720
 HEIGHT: Final = 240
 LEFT: Final = 44  # room for the y labels
-RIGHT: Final = 8
+RIGHT: Final = 22  # room for the last day label
 TOP: Final = 12
 BOTTOM: Final = 28  # room for the x labels
 SERIES: Final = (("sent", "#1c7c40"), ("failed", "#c0392b"), ("received", "#1f5fbf"))
@@ -54,7 +54,7 @@ def bar_chart(days: Sequence[DayCount], title: str) -> Markup:
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#d9dde3" stroke-width="1"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="13" '
             f'fill="#5a6372">{value}</text>'
         )
     for index, day in enumerate(days):
@@ -72,7 +72,7 @@ def bar_chart(days: Sequence[DayCount], title: str) -> Markup:
         if (len(days) - 1 - index) % 5 == 0:
             parts.append(
                 f'<text x="{x0 + slot / 2 - 2:.1f}" y="{HEIGHT - 8}" text-anchor="middle" '
-                f'font-size="11" fill="#5a6372">{day.day:%d %b}</text>'
+                f'font-size="13" fill="#5a6372">{day.day:%d %b}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - built here from numbers, dates and escape()
