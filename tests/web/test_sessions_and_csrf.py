@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.support.server import PASSWORD, LiveServer
-from tests.web.conftest import TOKEN, form_token, sign_in
+from tests.support.webforms import TOKEN, form_token, sign_in
 
 
 class TestRedirects:

@@ -14,7 +14,7 @@ import pytest
 from simgate.services import overview as overview_service
 from tests.support.api import device_of, receive, report_failed, report_sent, send_sms
 from tests.support.server import Account, LiveServer
-from tests.web.conftest import TOKEN, sign_in
+from tests.support.webforms import TOKEN, sign_in
 
 
 def token_of(http: httpx.Client) -> str:

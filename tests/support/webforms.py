@@ -1,4 +1,4 @@
-"""Helpers of the dashboard's HTTP tests: a real server, httpx, and the forms' tokens."""
+"""The dashboard's forms over plain HTTP: their anti-forgery token, signing in as a browser does."""
 
 from __future__ import annotations
 
