@@ -56,9 +56,9 @@ class TestCounter:
         page = signed_in
         page.goto(dash.url + "/dashboard/compose")
         counter = page.locator("#counter")
-        page.get_by_label("Message").fill("a" * 161)
+        page.get_by_label("Message", exact=True).fill("a" * 161)
         expect(counter).to_have_text("161 characters · GSM-7 · 161/306 · 2 SMS")
-        page.get_by_label("Message").fill("Zoë")
+        page.get_by_label("Message", exact=True).fill("Zoë")
         expect(counter).to_have_text("3 characters · UCS-2 · 3/70 · 1 SMS")
 
 
@@ -76,10 +76,12 @@ class TestSending:
         page.goto(dash.url + "/dashboard/compose")
         assert accessibility_problems(page) == []
         shoot(page, "form")
-        page.get_by_label("Recipients").fill("+32470123456, 0470 99 88 77, not-a-number")
-        page.get_by_label("Message").fill("Your order is ready")
+        page.get_by_label("Recipients", exact=True).fill(
+            "+32470123456, 0470 99 88 77, not-a-number"
+        )
+        page.get_by_label("Message", exact=True).fill("Your order is ready")
         page.get_by_label("Device").select_option(label="Counter phone (offline)")
-        page.get_by_role("button", name="Send").click()
+        page.get_by_role("button", name="Send", exact=True).click()
         result = page.locator("#result")
         expect(result.locator(".ok")).to_have_text("2 messages accepted, 1 number refused.")
         badges = result.locator(".badge")
@@ -108,11 +110,13 @@ class TestSending:
     def test_a_wrong_form_says_why_in_place(self, signed_in: Page, dash: LiveServer) -> None:
         page = signed_in
         page.goto(dash.url + "/dashboard/compose")
-        page.get_by_label("Recipients").fill("nonsense")
-        page.get_by_label("Message").fill("Hello")
-        page.get_by_role("button", name="Send").click()
+        page.get_by_label("Recipients", exact=True).fill("nonsense")
+        page.get_by_label("Message", exact=True).fill("Hello")
+        page.get_by_role("button", name="Send", exact=True).click()
         expect(page.locator("#result .error")).to_contain_text("not part of a phone number")
-        expect(page.get_by_label("Message")).to_have_value("Hello")  # nothing typed is lost
+        expect(page.get_by_label("Message", exact=True)).to_have_value(
+            "Hello"
+        )  # nothing typed is lost
 
 
 class TestSentList:
