@@ -44,6 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from simgate.app import create_app
 from simgate.config import Settings
 from simgate.domain.segments import count_segments
+from simgate.domain.states import MessageState
 from simgate.services import accounts, devices, overview
 from simgate.services.overview import History
 from simgate.store import messages as message_store
@@ -298,6 +299,68 @@ async def plans(app: Any, facts: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+NEW_INDEXES = {
+    "ix_messages_account_recipient": "messages (account_id, recipient, id)",
+    "ix_messages_account_created": "messages (account_id, created_ms)",
+    "ix_messages_account_state_created": "messages (account_id, state, created_ms)",
+    "ix_messages_account_state_sent": "messages (account_id, state, sent_ms)",
+}
+
+
+async def write_cost(app: Any, account_id: int, per_round: int) -> dict[str, float]:
+    """Microseconds per state change (queued -> dispatched -> sent, 100 messages a
+    transaction, as group commits write them) and per inserted message, with the indexes of
+    migration 0008 and without them, alternating: with, without, with."""
+    ctx = app.state.ctx
+    rng = random.Random(11)
+    now = ctx.clock()
+    results: dict[str, list[float]] = {"with": [], "without": []}
+    inserts: dict[str, list[float]] = {"with": [], "without": []}
+    for variant in ("with", "without", "with"):
+        async with ctx.db.begin() as conn:
+            for name, target in NEW_INDEXES.items():
+                if variant == "without":
+                    await conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+                else:
+                    await conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {target}"))
+        rows = message_rows(account_id, ["bench-sid"], per_round, now, rng)
+        for row in rows:
+            row.update(state="queued", device_sid=None, dispatched_ms=None, sent_ms=None)
+        started = time.perf_counter()
+        for start in range(0, len(rows), 100):
+            async with ctx.db.begin() as conn:
+                await message_store.insert_many(conn, rows[start : start + 100])
+        inserts[variant].append((time.perf_counter() - started) / len(rows) * 1e6)
+        started = time.perf_counter()
+        for start in range(0, len(rows), 100):
+            batch = rows[start : start + 100]
+            async with ctx.db.begin() as conn:
+                for row in batch:
+                    await message_store.transition(
+                        conn,
+                        account_id,
+                        row["guid"],
+                        MessageState.DISPATCHED,
+                        values={"device_sid": "bench-sid", "dispatched_ms": now, "updated_ms": now},
+                    )
+            async with ctx.db.begin() as conn:
+                for row in batch:
+                    await message_store.transition(
+                        conn,
+                        account_id,
+                        row["guid"],
+                        MessageState.SENT,
+                        values={"sent_ms": now, "updated_ms": now},
+                    )
+        results[variant].append((time.perf_counter() - started) / (2 * len(rows)) * 1e6)
+    return {
+        "state_change_us_with": round(statistics.mean(results["with"]), 1),
+        "state_change_us_without": round(statistics.mean(results["without"]), 1),
+        "insert_us_with": round(statistics.mean(inserts["with"]), 1),
+        "insert_us_without": round(statistics.mean(inserts["without"]), 1),
+    }
+
+
 async def run_engine(engine: str, count: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         url = await new_database(engine, Path(tmp))
@@ -343,13 +406,19 @@ async def run_engine(engine: str, count: int, repeat: int) -> dict[str, Any]:
                     )
             await client.aclose()
             found_plans = await plans(app, facts)
+            costs = await write_cost(app, facts["account_id"], 2000)
             await app.state.ctx.db.dispose()
         finally:
             await drop_database(url)
     base = results["baseline (GET /dashboard, redirect)"]["median_ms"]
     for item in results.values():
         item["x_baseline"] = round(item["median_ms"] / base, 1) if base else 0.0
-    return {"insert_seconds": facts["insert_seconds"], "pages": results, "plans": found_plans}
+    return {
+        "insert_seconds": facts["insert_seconds"],
+        "pages": results,
+        "plans": found_plans,
+        "write_cost": costs,
+    }
 
 
 def main() -> None:
@@ -374,6 +443,7 @@ def main() -> None:
                 f"{name:40} {item['median_ms']:>10} {item['p95_ms']:>8} {item['x_baseline']:>7}",
                 file=sys.stderr,
             )
+        print(f"  write path: {data['write_cost']}", file=sys.stderr)
         for name, plan in data["plans"].items():
             print(f"  plan {name}: {plan}", file=sys.stderr)
 
