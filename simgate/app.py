@@ -34,6 +34,7 @@ from simgate.dispatch.scheduler import Scheduler
 from simgate.services.access import Authenticator
 from simgate.store.database import Database
 from simgate.store.migrate import upgrade_async
+from simgate.web import app as dashboard
 from simgate.webhooks.worker import DeliveryWorker, new_client
 
 
@@ -107,6 +108,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     # Outside the error handling and the lane, so it sees the status every answer really had.
     app.add_middleware(RequestObserver, access_log=settings.access_log)
     docs.install(app)
+    dashboard.install(app, ctx, app.state.guard)
     app.router.routes.append(device_route(ctx, dispatcher))
     app.router.routes.extend(poll_routes)
     return app
