@@ -166,6 +166,8 @@ messages = Table(
     Index("ix_messages_device_dispatched", "device_id", "dispatched_ms"),
     # The dispatcher walks an account's queue in id order: no sort of the whole queue.
     Index("ix_messages_queue", "account_id", "state", "id"),
+    # A dashboard thread: the SMS sent to one number, newest first.
+    Index("ix_messages_account_recipient", "account_id", "recipient", "created_ms"),
 )
 
 inbox = Table(
@@ -187,6 +189,8 @@ inbox = Table(
     Column("dedup_key", String(120), nullable=False),
     UniqueConstraint("dedup_key", name="uq_inbox_dedup_key"),
     Index("ix_inbox_account_id", "account_id", "id"),
+    # The dashboard's threads: numbers grouped, one number's SMS newest first.
+    Index("ix_inbox_account_number", "account_id", "number", "received_ms"),
 )
 
 mobile_sent = Table(

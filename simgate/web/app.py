@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from simgate.api import errors
 from simgate.api.guard import Guard
 from simgate.context import Context
-from simgate.web import auth, coming, compose, devices, errorpages, overview, sent
+from simgate.web import auth, coming, compose, devices, errorpages, inbox, overview, sent
 from simgate.web.state import Dashboard
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
@@ -28,7 +28,8 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     devices.router,
     compose.router,
     sent.router,
-    coming.router,  # Inbox, Webhooks, API access until their pages exist
+    inbox.router,
+    coming.router,  # Webhooks, API access until their pages exist
 )
 
 

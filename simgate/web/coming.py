@@ -15,11 +15,6 @@ from simgate.web.templating import render
 router = APIRouter(dependencies=[Depends(csrf.require)])
 
 COMING = {
-    "/dashboard/inbox": (
-        "Inbox",
-        "Received messages, in threads per number, with replies. Until this page is ready, "
-        "use GET /getsms/ or `simgate inbox`.",
-    ),
     "/dashboard/webhooks": (
         "Webhooks",
         "Your webhook endpoints, their delivery log, test events and redelivery. Until this "

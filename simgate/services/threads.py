@@ -1,0 +1,226 @@
+"""The dashboard's inbox: threads per number, a thread's messages both ways, mark read, reply.
+
+The thread list holds the numbers that texted the account (an inbox, not a sent log), newest
+first, each with its alias (set through ``/getsms/update/``), its unread count and its latest
+text. A thread shows both directions oldest first, as a chat does, a page at a time from the
+newest. A reply is an ordinary send (``services.messages.send``, the API's own path: opt-out
+list, pacing, webhooks), to the thread's number only. A number with no SMS either way in this
+account is a 404, the same answer whether another account has it or nobody does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from sqlalchemy.engine import RowMapping
+
+from simgate.context import Context
+from simgate.domain.errors import NotFound, invalid
+from simgate.services import messages
+from simgate.services.messages import SendOutcome, SendRequest
+from simgate.store import conversations as conversation_store
+from simgate.store import threads as thread_store
+from simgate.store.threads import Cursor
+
+THREADS_PER_PAGE: Final = 25
+MESSAGES_PER_PAGE: Final = 50
+#: The longest number or sender name a thread can have (what a phone reports is short).
+MAX_NUMBER_CHARS: Final = 64
+#: What a preview shows of the latest SMS.
+PREVIEW_CHARS: Final = 120
+#: Digits of one part of a cursor: an epoch millisecond or a row id fits in 18.
+MAX_CURSOR_DIGITS: Final = 18
+#: The ``source`` of a message sent from the dashboard (the sent log tells it from the API's).
+SOURCE: Final = "dashboard"
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    number: str
+    alias: str | None
+    last_ms: int
+    received: int
+    unread: int
+    preview: str
+
+
+@dataclass(frozen=True)
+class ThreadList:
+    threads: list[ThreadSummary]
+    page: int
+    has_next: bool
+    unread_total: int
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    direction: Literal["incoming", "outgoing"]
+    guid: str
+    at_ms: int
+    text: str
+    #: ``read`` or ``unread`` for a received SMS; the message's state for a sent one.
+    status: str
+    device_sid: str
+    cursor: str
+
+
+@dataclass(frozen=True)
+class Thread:
+    number: str
+    alias: str | None
+    unread: int
+    #: Oldest first.
+    messages: list[ThreadMessage]
+    #: The cursor of the page of older messages, None at the start of the thread.
+    older: str | None
+
+
+def _preview(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
+
+
+def checked_number(number: str) -> str:
+    """A thread's number as the store keeps it; an empty or absurd one is a 404 (no thread)."""
+    number = number.strip()
+    if not number or len(number) > MAX_NUMBER_CHARS:
+        raise NotFound("No conversation with this number.")
+    return number
+
+
+async def list_threads(ctx: Context, account_id: int, page: int = 1) -> ThreadList:
+    """One page of the account's threads (``page`` counts from 1)."""
+    page = max(1, page)
+    async with ctx.db.connect() as conn:
+        rows = await thread_store.thread_page(
+            conn,
+            account_id,
+            limit=THREADS_PER_PAGE + 1,
+            offset=(page - 1) * THREADS_PER_PAGE,
+        )
+        shown = rows[:THREADS_PER_PAGE]
+        numbers = [str(row["number"]) for row in shown]
+        latest = await thread_store.latest_received(conn, account_id, numbers)
+        aliases = await conversation_store.aliases(conn, account_id, numbers) if numbers else {}
+        unread_total = await thread_store.unread_total(conn, account_id)
+    return ThreadList(
+        threads=[
+            ThreadSummary(
+                number=str(row["number"]),
+                alias=aliases.get(str(row["number"])),
+                last_ms=int(row["last_ms"]),
+                received=int(row["received"]),
+                unread=int(row["unread"] or 0),
+                preview=_preview(str(latest[str(row["number"])]["text"]))
+                if str(row["number"]) in latest
+                else "",
+            )
+            for row in shown
+        ],
+        page=page,
+        has_next=len(rows) > THREADS_PER_PAGE,
+        unread_total=unread_total,
+    )
+
+
+def _cursor_text(at_ms: int, side: int, row_id: int) -> str:
+    return f"{at_ms}.{side}.{row_id}"
+
+
+def parse_cursor(value: str | None) -> Cursor | None:
+    """A cursor from a page link; a malformed one is a 400 naming ``before``."""
+    if not value:
+        return None
+    parts = value.split(".")
+    if (
+        len(parts) != len(("at_ms", "side", "id"))
+        or not all(part.isdigit() and len(part) <= MAX_CURSOR_DIGITS for part in parts)
+        or parts[1] not in ("0", "1")
+    ):
+        raise invalid("before", "not a position in this conversation")
+    return Cursor(at_ms=int(parts[0]), side=int(parts[1]), id=int(parts[2]))
+
+
+def _received(row: RowMapping) -> ThreadMessage:
+    return ThreadMessage(
+        direction="incoming",
+        guid=str(row["guid"]),
+        at_ms=int(row["at_ms"]),
+        text=str(row["text"]),
+        status="read" if row["read"] else "unread",
+        device_sid=str(row["device_sid"]),
+        cursor=_cursor_text(int(row["at_ms"]), thread_store.RECEIVED, int(row["id"])),
+    )
+
+
+def _sent(row: RowMapping) -> ThreadMessage:
+    return ThreadMessage(
+        direction="outgoing",
+        guid=str(row["guid"]),
+        at_ms=int(row["at_ms"]),
+        text=str(row["text"]),
+        status=str(row["state"]),
+        device_sid="" if row["device_sid"] is None else str(row["device_sid"]),
+        cursor=_cursor_text(int(row["at_ms"]), thread_store.SENT, int(row["id"])),
+    )
+
+
+async def get_thread(
+    ctx: Context, account_id: int, number: str, before: str | None = None
+) -> Thread:
+    """The thread of ``number``: its newest page of messages, or the page before ``before``."""
+    number = checked_number(number)
+    cursor = parse_cursor(before)
+    limit = MESSAGES_PER_PAGE
+    async with ctx.db.connect() as conn:
+        received = await thread_store.received_before(conn, account_id, number, cursor, limit + 1)
+        sent = await thread_store.sent_before(conn, account_id, number, cursor, limit + 1)
+        if cursor is None and not received and not sent:
+            raise NotFound("No conversation with this number.")
+        alias = await thread_store.alias(conn, account_id, number)
+        unread = await thread_store.unread_of(conn, account_id, number)
+    merged = sorted(
+        [((int(row["at_ms"]), thread_store.RECEIVED, int(row["id"])), row) for row in received]
+        + [((int(row["at_ms"]), thread_store.SENT, int(row["id"])), row) for row in sent],
+        key=lambda item: item[0],
+        reverse=True,
+    )
+    page = [
+        _received(row) if side == thread_store.RECEIVED else _sent(row)
+        for (_, side, _), row in merged[:limit]
+    ]
+    older = page[-1].cursor if len(merged) > limit else None
+    return Thread(
+        number=number,
+        alias=alias,
+        unread=unread,
+        messages=list(reversed(page)),
+        older=older,
+    )
+
+
+async def mark_read(ctx: Context, account_id: int, number: str) -> int:
+    """Mark the thread's received SMS read (as ``/getsms/set-read/`` does one by one); how many
+    were unread. Marking a thread already read changes nothing."""
+    number = checked_number(number)
+    async with ctx.db.begin() as conn:
+        changed = await thread_store.mark_read(conn, account_id, number)
+        if not changed and not await thread_store.received_before(
+            conn, account_id, number, None, 1
+        ):
+            raise NotFound("No conversation with this number.")
+    return changed
+
+
+async def reply(ctx: Context, account_id: int, number: str, text: str) -> SendOutcome:
+    """Send ``text`` to the thread's number, as the API's ``/sendsms/`` would."""
+    number = checked_number(number)
+    async with ctx.db.connect() as conn:
+        has_received = await thread_store.received_before(conn, account_id, number, None, 1)
+        has_sent = has_received or await thread_store.sent_before(conn, account_id, number, None, 1)
+    if not has_sent:
+        raise NotFound("No conversation with this number.")
+    return await messages.send(
+        ctx, account_id, SendRequest(recipients=number, message=text, source=SOURCE)
+    )
