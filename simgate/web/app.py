@@ -17,7 +17,17 @@ from starlette.staticfiles import StaticFiles
 from simgate.api import errors
 from simgate.api.guard import Guard
 from simgate.context import Context
-from simgate.web import auth, coming, compose, devices, errorpages, inbox, overview, sent
+from simgate.web import (
+    auth,
+    coming,
+    compose,
+    devices,
+    errorpages,
+    inbox,
+    overview,
+    sent,
+    webhooks,
+)
 from simgate.web.state import Dashboard
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
@@ -29,7 +39,8 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     compose.router,
     sent.router,
     inbox.router,
-    coming.router,  # Webhooks, API access until their pages exist
+    webhooks.router,
+    coming.router,  # API access until its page exists
 )
 
 

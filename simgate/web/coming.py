@@ -15,11 +15,6 @@ from simgate.web.templating import render
 router = APIRouter(dependencies=[Depends(csrf.require)])
 
 COMING = {
-    "/dashboard/webhooks": (
-        "Webhooks",
-        "Your webhook endpoints, their delivery log, test events and redelivery. Until this "
-        "page is ready, use `simgate webhook`.",
-    ),
     "/dashboard/access": (
         "API access",
         "API keys and OAuth clients: create, reveal once, revoke, last used. Until this page "
