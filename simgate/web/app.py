@@ -18,8 +18,8 @@ from simgate.api import errors
 from simgate.api.guard import Guard
 from simgate.context import Context
 from simgate.web import (
+    access,
     auth,
-    coming,
     compose,
     devices,
     errorpages,
@@ -40,7 +40,7 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     sent.router,
     inbox.router,
     webhooks.router,
-    coming.router,  # API access until its page exists
+    access.router,
 )
 
 
