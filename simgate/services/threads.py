@@ -48,9 +48,10 @@ class ThreadSummary:
 @dataclass(frozen=True)
 class ThreadList:
     threads: list[ThreadSummary]
-    page: int
-    has_next: bool
-    unread_total: int
+    #: Where this page starts (None: the newest threads).
+    before: str | None
+    #: The cursor of the next page of older threads, None on the last page.
+    older: str | None
 
 
 @dataclass(frozen=True)
@@ -89,38 +90,41 @@ def checked_number(number: str) -> str:
     return number
 
 
-async def list_threads(ctx: Context, account_id: int, page: int = 1) -> ThreadList:
-    """One page of the account's threads (``page`` counts from 1)."""
-    page = max(1, page)
+async def list_threads(ctx: Context, account_id: int, before: str | None = None) -> ThreadList:
+    """One page of the account's threads, newest first: the first one, or the page of the
+    threads older than the cursor ``before`` (from the previous page's ``older``)."""
+    cursor = parse_cursor(before)
+    if cursor is not None and cursor.side != thread_store.RECEIVED:
+        raise invalid("before", "not a position in the inbox")
     async with ctx.db.connect() as conn:
         rows = await thread_store.thread_page(
-            conn,
-            account_id,
-            limit=THREADS_PER_PAGE + 1,
-            offset=(page - 1) * THREADS_PER_PAGE,
+            conn, account_id, before=cursor, limit=THREADS_PER_PAGE + 1
         )
         shown = rows[:THREADS_PER_PAGE]
         numbers = [str(row["number"]) for row in shown]
-        latest = await thread_store.latest_received(conn, account_id, numbers)
+        counted = await thread_store.counts(conn, account_id, numbers)
         aliases = await conversation_store.aliases(conn, account_id, numbers) if numbers else {}
-        unread_total = await thread_store.unread_total(conn, account_id)
-    return ThreadList(
-        threads=[
+    summaries = []
+    for row in shown:
+        number = str(row["number"])
+        received, unread = counted.get(number, (0, 0))
+        summaries.append(
             ThreadSummary(
-                number=str(row["number"]),
-                alias=aliases.get(str(row["number"])),
-                last_ms=int(row["last_ms"]),
-                received=int(row["received"]),
-                unread=int(row["unread"] or 0),
-                preview=_preview(str(latest[str(row["number"])]["text"]))
-                if str(row["number"]) in latest
-                else "",
+                number=number,
+                alias=aliases.get(number),
+                last_ms=int(row["at_ms"]),
+                received=received,
+                unread=unread,
+                preview=_preview(str(row["text"])),
             )
-            for row in shown
-        ],
-        page=page,
-        has_next=len(rows) > THREADS_PER_PAGE,
-        unread_total=unread_total,
+        )
+    last = shown[-1] if shown else None
+    return ThreadList(
+        threads=summaries,
+        before=before or None,
+        older=_cursor_text(int(last["at_ms"]), thread_store.RECEIVED, int(last["id"]))
+        if last is not None and len(rows) > THREADS_PER_PAGE
+        else None,
     )
 
 

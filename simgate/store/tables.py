@@ -167,7 +167,7 @@ messages = Table(
     # The dispatcher walks an account's queue in id order: no sort of the whole queue.
     Index("ix_messages_queue", "account_id", "state", "id"),
     # A dashboard thread: the SMS sent to one number, newest first.
-    Index("ix_messages_account_recipient", "account_id", "recipient", "created_ms"),
+    Index("ix_messages_account_recipient", "account_id", "recipient", "created_ms", "id"),
 )
 
 inbox = Table(
@@ -189,8 +189,10 @@ inbox = Table(
     Column("dedup_key", String(120), nullable=False),
     UniqueConstraint("dedup_key", name="uq_inbox_dedup_key"),
     Index("ix_inbox_account_id", "account_id", "id"),
-    # The dashboard's threads: numbers grouped, one number's SMS newest first.
-    Index("ix_inbox_account_number", "account_id", "number", "received_ms"),
+    # The dashboard's threads: one number's SMS in time order (with the read flag, so its
+    # unread count needs no table read), and the account's SMS newest first.
+    Index("ix_inbox_account_number", "account_id", "number", "received_ms", "id", "read"),
+    Index("ix_inbox_account_received", "account_id", "received_ms", "id"),
 )
 
 mobile_sent = Table(

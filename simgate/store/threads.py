@@ -2,11 +2,10 @@
 
 A thread is one phone number of one account: the SMS received from it (``inbox``) and the SMS
 sent to it (``messages``, SMS channels only). The thread list is made of the numbers that texted
-the account, newest first; it is paged with LIMIT/OFFSET over the grouped numbers (an account
-has far fewer numbers than messages). A timeline is paged by a keyset cursor
-``(at_ms, side, id)``, ``side`` 0 for received and 1 for sent, so that at the same millisecond
-what came in sorts before the answer, as in ``services.conversations``. Both are served by the
-indexes ``ix_inbox_account_number`` and ``ix_messages_account_recipient`` (migration 0010).
+the account, by their latest received SMS, newest first. Both lists are paged by a keyset cursor
+``(at_ms, side, id)`` (``side`` 0 for received, 1 for sent, so that at the same millisecond what
+came in sorts before the answer, as in ``services.conversations``): no page reads the rows of
+the pages before it. The indexes of migration 0010 serve every query here.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,59 +34,69 @@ class Cursor:
 
 
 async def thread_page(
-    conn: AsyncConnection, account_id: int, *, limit: int, offset: int
+    conn: AsyncConnection, account_id: int, *, before: Cursor | None, limit: int
 ) -> Sequence[RowMapping]:
-    """Numbers that texted the account, by their latest received SMS (newest first), with
-    ``last_ms``, ``received`` (how many) and ``unread`` (how many not marked read)."""
-    last = func.max(inbox.c.received_ms)
-    unread = func.sum(case((inbox.c.read.is_(False), 1), else_=0))
+    """The latest received SMS of each number, newest first, older than ``before``: one row
+    per thread (``id``, ``number``, ``at_ms``, ``text``).
+
+    The account's SMS are walked newest first (``ix_inbox_account_received``) and an SMS is
+    kept when no later one of its number exists (one probe of ``ix_inbox_account_number``),
+    so a page costs the SMS between its first and last thread, not the whole inbox.
+    """
+    latest = inbox.alias("latest")
+    later = inbox.alias("later")
+    newer_exists = exists(
+        select(literal(1)).where(
+            later.c.account_id == account_id,
+            later.c.number == latest.c.number,
+            # The first term bounds the index range; the second settles the same millisecond.
+            later.c.received_ms >= latest.c.received_ms,
+            or_(later.c.received_ms > latest.c.received_ms, later.c.id > latest.c.id),
+        )
+    )
     query = (
         select(
-            inbox.c.number,
-            last.label("last_ms"),
-            func.count().label("received"),
-            unread.label("unread"),
+            latest.c.id,
+            latest.c.number,
+            latest.c.received_ms.label("at_ms"),
+            latest.c.text,
         )
-        .where(inbox.c.account_id == account_id)
-        .group_by(inbox.c.number)
-        .order_by(last.desc(), inbox.c.number.desc())
+        .where(
+            latest.c.account_id == account_id,
+            *_older(latest.c.received_ms, latest.c.id, RECEIVED, before),
+            ~newer_exists,
+        )
+        .order_by(latest.c.received_ms.desc(), latest.c.id.desc())
         .limit(limit)
-        .offset(offset)
     )
     return (await conn.execute(query)).mappings().all()
 
 
-async def unread_total(conn: AsyncConnection, account_id: int) -> int:
-    """How many received SMS of the account are not marked read."""
-    query = select(func.count()).where(inbox.c.account_id == account_id, inbox.c.read.is_(False))
-    return int((await conn.execute(query)).scalar_one())
+async def counts(
+    conn: AsyncConnection, account_id: int, numbers: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """Per number, how many SMS it sent and how many of them are unread (read from
+    ``ix_inbox_account_number`` alone, which holds the read flag)."""
+    if not numbers:
+        return {}
+    unread = func.sum(case((inbox.c.read == false(), 1), else_=0))
+    query = (
+        select(inbox.c.number, func.count(), unread)
+        .where(inbox.c.account_id == account_id, inbox.c.number.in_(list(numbers)))
+        .group_by(inbox.c.number)
+    )
+    return {
+        str(number): (int(total), int(unread_count or 0))
+        for number, total, unread_count in (await conn.execute(query)).all()
+    }
 
 
 async def unread_of(conn: AsyncConnection, account_id: int, number: str) -> int:
     """How many received SMS of the number are not marked read."""
     query = select(func.count()).where(
-        inbox.c.account_id == account_id, inbox.c.number == number, inbox.c.read.is_(False)
+        inbox.c.account_id == account_id, inbox.c.number == number, inbox.c.read == false()
     )
     return int((await conn.execute(query)).scalar_one())
-
-
-async def latest_received(
-    conn: AsyncConnection, account_id: int, numbers: Sequence[str]
-) -> dict[str, RowMapping]:
-    """Each number's latest received SMS (for the thread list's preview), one indexed look-up
-    per number: the page shows a few dozen numbers at most."""
-    found: dict[str, RowMapping] = {}
-    for number in numbers:
-        query = (
-            select(inbox.c.number, inbox.c.text, inbox.c.received_ms)
-            .where(inbox.c.account_id == account_id, inbox.c.number == number)
-            .order_by(inbox.c.received_ms.desc(), inbox.c.id.desc())
-            .limit(1)
-        )
-        row = (await conn.execute(query)).mappings().first()
-        if row is not None:
-            found[number] = row
-    return found
 
 
 def _older(
@@ -179,7 +188,7 @@ async def mark_read(conn: AsyncConnection, account_id: int, number: str) -> int:
         .where(
             inbox.c.account_id == account_id,
             inbox.c.number == number,
-            inbox.c.read.is_(False),
+            inbox.c.read == false(),
         )
         .values(read=True)
     )

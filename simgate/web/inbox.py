@@ -38,9 +38,9 @@ def thread_href(number: str) -> str:
 async def inbox_page(
     request: Request,
     session: Annotated[WebSession, Depends(sessions.signed_in)],
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    before: Annotated[str | None, Query(max_length=80)] = None,
 ) -> Response:
-    listed = await threads.list_threads(dashboard(request).ctx, session.account_id, page)
+    listed = await threads.list_threads(dashboard(request).ctx, session.account_id, before)
     return render(request, "inbox.html", title="Inbox", listed=listed, thread_href=thread_href)
 
 

@@ -76,7 +76,9 @@ async def _list_page(
     form: Mapping[str, object] | None = None,
     notice: str = "",
 ) -> Response:
-    endpoints = await webhooks.list_endpoints(dashboard(request).ctx, session.account_id)
+    endpoints = await webhooks.list_endpoints(
+        dashboard(request).ctx, session.account_id, delivered=False
+    )
     return render(
         request,
         "webhooks.html",

@@ -13,6 +13,7 @@ from tests.support.server import Account, LiveServer
 from tests.web.conftest import TOKEN, form_token, signed_in_client
 
 NUMBER = "+32470555111"
+THREAD_LINK = r'href="/dashboard/inbox/(\+\d+)"'
 
 
 def thread_texts(html: str) -> list[str]:
@@ -35,22 +36,28 @@ class TestThreadList:
         for index in range(per_page + 2):
             receive(live, device, f"+3247055{index:04d}", f"text {index}", at_ms=T0 + index)
         receive(live, device, "+32470550000", "again", at_ms=T0 + 1000)
+        # Two SMS of one number in the same millisecond: still one thread, on one page.
+        receive(live, device, "+32470550001", "same ms a", at_ms=T0 + 500)
+        receive(live, device, "+32470550001", "same ms b", at_ms=T0 + 500)
         with signed_in_client(live, account) as http:
             first = http.get("/dashboard/inbox")
             assert first.status_code == 200
-            numbers = re.findall(r'href="/dashboard/inbox/(\+\d+)"', first.text)
+            numbers = re.findall(THREAD_LINK, first.text)
             assert len(numbers) == per_page
-            # The number that texted last comes first, with its two SMS unread.
-            assert numbers[0] == "+32470550000"
-            assert "2 unread" in first.text
-            assert f"{per_page + 3} unread messages." in first.text
-            assert 'href="/dashboard/inbox?page=2"' in first.text
-            second = http.get("/dashboard/inbox?page=2")
-            rest = re.findall(r'href="/dashboard/inbox/(\+\d+)"', second.text)
-            assert rest == ["+32470550002", "+32470550001"]
-            assert 'href="/dashboard/inbox?page=1"' in second.text
-            assert http.get("/dashboard/inbox?page=0").status_code == 400
-            assert http.get("/dashboard/inbox?page=x").status_code == 400
+            # The numbers that texted last come first, with their unread counts.
+            assert numbers[:2] == ["+32470550000", "+32470550001"]
+            assert first.text.count("2 unread") == 1
+            assert first.text.count("3 unread") == 1
+            assert "again" in first.text  # the latest SMS as preview
+            older = re.search(r'href="(/dashboard/inbox\?before=[^"]+)"', first.text)
+            assert older is not None
+            second = http.get(older.group(1))
+            rest = re.findall(THREAD_LINK, second.text)
+            assert rest == ["+32470550003", "+32470550002"]
+            assert 'href="/dashboard/inbox">Newest conversations' in second.text
+            assert "?before=" not in second.text  # the last page
+            assert http.get("/dashboard/inbox?before=12.x.3").status_code == 400
+            assert http.get("/dashboard/inbox?before=12.1.3").status_code == 400
 
     def test_the_alias_set_through_the_api_names_the_thread(
         self, shared_servers: Callable[..., LiveServer]
