@@ -42,6 +42,11 @@ def create(http: httpx.Client, url: str, **fields: object) -> tuple[int, str]:
     return int(found.group(1)), secret.group(1)
 
 
+def list_counts(http: httpx.Client) -> list[str]:
+    """The waiting and failed counts of the one endpoint on the list page."""
+    return re.findall(r'<td class="num">(\d+)</td>', http.get("/dashboard/webhooks").text)
+
+
 def endpoints(live: LiveServer, account: Account) -> list[webhooks.Endpoint]:
     return live.call(webhooks.list_endpoints(live.ctx, account.id))
 
@@ -182,6 +187,7 @@ class TestDeliveries:
             sent = http.post(f"/dashboard/webhooks/{endpoint_id}/test", data={"csrf_token": token})
             assert sent.status_code == 303
             eventually(lambda: states(live, account, endpoint_id) == ["dead"])
+            assert list_counts(http) == ["0", "1"]  # waiting, failed
             log = http.get(f"/dashboard/webhooks/{endpoint_id}?state=dead").text
             assert '<span class="badge dead">dead</span>' in log
             assert "HTTP 500" in log
@@ -194,6 +200,7 @@ class TestDeliveries:
             assert again.status_code == 303
             assert again.headers["location"].endswith("done=redelivered")
             eventually(lambda: states(live, account, endpoint_id) == ["delivered"])
+            assert list_counts(http) == ["0", "0"]
             nothing = http.post(
                 f"/dashboard/webhooks/{endpoint_id}/redeliver", data={"csrf_token": token}
             )
