@@ -17,7 +17,7 @@ from sqlalchemy.engine import RowMapping
 
 from simgate.context import Context
 from simgate.domain.errors import NotFound, invalid
-from simgate.services import messages
+from simgate.services import inbox, messages
 from simgate.services.messages import SendOutcome, SendRequest
 from simgate.store import conversations as conversation_store
 from simgate.store import threads as thread_store
@@ -215,6 +215,20 @@ async def mark_read(ctx: Context, account_id: int, number: str) -> int:
         ):
             raise NotFound("No conversation with this number.")
     return changed
+
+
+async def name_number(ctx: Context, account_id: int, number: str, alias: str) -> str | None:
+    """Name the thread's number: the alias goes on every SMS received from it, as
+    ``/getsms/update/`` puts one on a single SMS (so ``/getsms/`` shows it too); a blank one
+    clears it. The alias now in force."""
+    number = checked_number(number)
+    cleaned = alias.strip()
+    if len(cleaned) > inbox.MAX_ALIAS_CHARS:
+        raise invalid("alias", f"at most {inbox.MAX_ALIAS_CHARS} characters")
+    async with ctx.db.begin() as conn:
+        if not await thread_store.set_alias(conn, account_id, number, cleaned or None):
+            raise NotFound("No conversation with this number.")
+    return cleaned or None
 
 
 async def reply(ctx: Context, account_id: int, number: str, text: str) -> SendOutcome:

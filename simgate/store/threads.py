@@ -193,3 +193,13 @@ async def mark_read(conn: AsyncConnection, account_id: int, number: str) -> int:
         .values(read=True)
     )
     return int(result.rowcount)
+
+
+async def set_alias(conn: AsyncConnection, account_id: int, number: str, alias: str | None) -> int:
+    """Give every received SMS of the number this alias (None clears it); how many changed."""
+    result = await conn.execute(
+        update(inbox)
+        .where(inbox.c.account_id == account_id, inbox.c.number == number)
+        .values(alias=alias)
+    )
+    return int(result.rowcount)

@@ -19,12 +19,18 @@ from simgate.domain.errors import InvalidParameter, MissingParameter
 from simgate.domain.segments import MAX_MESSAGE_CHARS
 from simgate.services import threads
 from simgate.services.dashboard_sessions import WebSession
+from simgate.services.inbox import MAX_ALIAS_CHARS
 from simgate.web import csrf, sessions
 from simgate.web.state import dashboard
 from simgate.web.templating import render
 
 router = APIRouter(dependencies=[Depends(csrf.require)])
 
+NOTICES: Final = {
+    "read": "Marked as read.",
+    "replied": "Your reply is on its way; its status updates here.",
+    "named": "The name is saved.",
+}
 #: Seconds between two refreshes of an open thread.
 REFRESH_SECONDS: Final = 3
 
@@ -51,7 +57,7 @@ async def mark_read(
     number: Annotated[str, Form()] = "",
 ) -> Response:
     await threads.mark_read(dashboard(request).ctx, session.account_id, number)
-    return RedirectResponse(thread_href(number.strip()) + "?read=1", status_code=303)
+    return RedirectResponse(thread_href(number.strip()) + "?done=read", status_code=303)
 
 
 @router.post("/dashboard/inbox/reply", include_in_schema=False)
@@ -74,7 +80,23 @@ async def reply(
         return _thread_page(
             request, thread, status=409, error=f"The reply was not sent: {reason}.", draft=message
         )
-    return RedirectResponse(thread_href(number.strip()) + "?replied=1", status_code=303)
+    return RedirectResponse(thread_href(number.strip()) + "?done=replied", status_code=303)
+
+
+@router.post("/dashboard/inbox/name", include_in_schema=False)
+async def name_number(
+    request: Request,
+    session: Annotated[WebSession, Depends(sessions.signed_in)],
+    number: Annotated[str, Form()] = "",
+    alias: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    ctx = dashboard(request).ctx
+    try:
+        await threads.name_number(ctx, session.account_id, number, alias)
+    except InvalidParameter as exc:
+        thread = await threads.get_thread(ctx, session.account_id, number)
+        return _thread_page(request, thread, status=400, name_error=exc.message, name=alias)
+    return RedirectResponse(thread_href(number.strip()) + "?done=named", status_code=303)
 
 
 def _reply_error(exc: InvalidParameter | MissingParameter) -> str:
@@ -88,8 +110,7 @@ async def thread_page(
     request: Request,
     number: str,
     before: Annotated[str | None, Query(max_length=80)] = None,
-    read: Annotated[str | None, Query(max_length=1)] = None,
-    replied: Annotated[str | None, Query(max_length=1)] = None,
+    done: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
     polled = request.headers.get("hx-request") == "true" and before is None
     # A background refresh needs a session but must not keep an unattended tab signed in.
@@ -105,11 +126,9 @@ async def thread_page(
             live=True,
             thread_href=thread_href,
         )
-    notice = ""
-    if read:
-        notice = "Marked as read."
-    elif replied:
-        notice = "Your reply is on its way; its status updates here."
+    notice = NOTICES.get(done or "", "")
+    if done == "named" and not thread.alias:
+        notice = "The name is removed."
     return _thread_page(request, thread, notice=notice, paged=before is not None)
 
 
@@ -122,13 +141,14 @@ def _thread_page(
     notice: str = "",
     draft: str = "",
     paged: bool = False,
+    name_error: str = "",
+    name: str | None = None,
 ) -> Response:
-    name = thread.alias or thread.number
     return render(
         request,
         "thread.html",
         status=status,
-        title=f"Conversation with {name}",
+        title=f"Conversation with {thread.alias or thread.number}",
         thread=thread,
         error=error,
         notice=notice,
@@ -137,4 +157,7 @@ def _thread_page(
         live=not paged,
         thread_href=thread_href,
         max_chars=MAX_MESSAGE_CHARS,
+        max_alias=MAX_ALIAS_CHARS,
+        name_error=name_error,
+        name=(thread.alias or "") if name is None else name,
     )

@@ -76,6 +76,38 @@ class TestThreadList:
             page = http.get("/dashboard/inbox/" + NUMBER)
             assert "<title>Conversation with Chez &lt;Marie&gt; · simgate</title>" in page.text
 
+    def test_naming_a_number_names_its_thread_and_its_sms_in_the_api(
+        self, shared_servers: Callable[..., LiveServer]
+    ) -> None:
+        live = shared_servers()
+        account = live.create_account()
+        device = device_of(live, live.add_device(account))
+        receive(live, device, NUMBER, "one", at_ms=T0)
+        receive(live, device, NUMBER, "two", at_ms=T0 + 1)
+        with signed_in_client(live, account) as http:
+            token = form_token(http, "/dashboard/inbox/" + NUMBER)
+            named = http.post(
+                "/dashboard/inbox/name",
+                data={"number": NUMBER, "alias": "  Marie  ", "csrf_token": token},
+            )
+            assert named.status_code == 303
+            assert "The name is saved." in http.get(named.headers["location"]).text
+            assert "<strong>Marie</strong>" in http.get("/dashboard/inbox").text
+            with live.client() as api:
+                rows = api.get("/getsms/", params={"apikey": account.api_key}).json()
+            assert {row["alias"] for row in rows["result"]["sms"]} == {"Marie"}
+            too_long = http.post(
+                "/dashboard/inbox/name",
+                data={"number": NUMBER, "alias": "x" * 201, "csrf_token": token},
+            )
+            assert too_long.status_code == 400
+            assert "at most 200 characters" in too_long.text
+            cleared = http.post(
+                "/dashboard/inbox/name", data={"number": NUMBER, "alias": "", "csrf_token": token}
+            )
+            assert "The name is removed." in http.get(cleared.headers["location"]).text
+            assert "Marie" not in http.get("/dashboard/inbox").text
+
 
 class TestThread:
     def test_a_long_thread_is_shown_a_page_at_a_time_oldest_first(
@@ -115,7 +147,7 @@ class TestThread:
                 data={"number": NUMBER, "message": "answer", "csrf_token": token},
             )
             assert answer.status_code == 303
-            assert answer.headers["location"] == f"/dashboard/inbox/{NUMBER}?replied=1"
+            assert answer.headers["location"] == f"/dashboard/inbox/{NUMBER}?done=replied"
             receive(live, device, NUMBER, "thanks", at_ms=live.ctx.clock() + 1000)
             page = http.get("/dashboard/inbox/" + NUMBER)
             assert thread_texts(page.text) == ["question", "answer", "thanks"]
@@ -191,12 +223,14 @@ class TestRefused:
             for path, data in (
                 ("/dashboard/inbox/read", {"number": NUMBER}),
                 ("/dashboard/inbox/reply", {"number": NUMBER, "message": "forged"}),
+                ("/dashboard/inbox/name", {"number": NUMBER, "alias": "forged"}),
             ):
                 assert http.post(path, data=data).status_code == 403
                 forged = {**data, "csrf_token": "0" * 64}
                 assert http.post(path, data=forged).status_code == 403
             page = http.get("/dashboard/inbox/" + NUMBER)
             assert "unread" in page.text
+            assert "forged" not in page.text
         assert sent_to(live, account) == []
 
     def test_another_accounts_thread_answers_like_an_unknown_one(
@@ -219,9 +253,12 @@ class TestRefused:
             for path, data in (
                 ("/dashboard/inbox/read", {"number": NUMBER}),
                 ("/dashboard/inbox/reply", {"number": NUMBER, "message": "hi"}),
+                ("/dashboard/inbox/name", {"number": NUMBER, "alias": "mine"}),
             ):
                 answer = http.post(path, data={**data, "csrf_token": csrf})
                 assert answer.status_code == 404
         assert sent_to(live, intruder) == []
         with signed_in_client(live, owner) as http:
-            assert "1 unread" in http.get("/dashboard/inbox").text
+            listing = http.get("/dashboard/inbox").text
+            assert "1 unread" in listing
+            assert "mine" not in listing

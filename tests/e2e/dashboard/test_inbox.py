@@ -70,6 +70,10 @@ class TestInbox:
         assert line["to"] == NUMBER
         assert line["text"] == "Yes, see you at 8"
 
+        page.get_by_label("Name", exact=True).fill("Marie")
+        page.get_by_role("button", name="Save name").click()
+        expect(page.get_by_role("heading", name=f"Marie {NUMBER}")).to_be_visible()
+
         # A new SMS of the same number shows in the open thread, after the reply.
         agent.do(lambda: agent.driver.inject_received(NUMBER, "Great, thanks!"))
         expect(chat.get_by_role("listitem")).to_have_count(3, timeout=15_000)
