@@ -189,9 +189,9 @@ inbox = Table(
     Column("dedup_key", String(120), nullable=False),
     UniqueConstraint("dedup_key", name="uq_inbox_dedup_key"),
     Index("ix_inbox_account_id", "account_id", "id"),
-    # The dashboard's threads: one number's SMS in time order (with the read flag, so its
-    # unread count needs no table read), and the account's SMS newest first.
-    Index("ix_inbox_account_number", "account_id", "number", "received_ms", "id", "read"),
+    # The dashboard's threads: one number's SMS in time order (with the read flag and the
+    # alias, so its unread count and name need no table read), the account's SMS newest first.
+    Index("ix_inbox_account_number", "account_id", "number", "received_ms", "id", "read", "alias"),
     Index("ix_inbox_account_received", "account_id", "received_ms", "id"),
 )
 
