@@ -75,6 +75,8 @@ class Thread:
     messages: list[ThreadMessage]
     #: The cursor of the page of older messages, None at the start of the thread.
     older: str | None
+    #: Whether the number ever texted the account (only then can it be named or marked read).
+    texted: bool = True
 
 
 def _preview(text: str) -> str:
@@ -184,6 +186,9 @@ async def get_thread(
             raise NotFound("No conversation with this number.")
         alias = await thread_store.alias(conn, account_id, number)
         unread = await thread_store.unread_of(conn, account_id, number)
+        texted = bool(received) or bool(
+            await thread_store.received_before(conn, account_id, number, None, 1)
+        )
     merged = sorted(
         [((int(row["at_ms"]), thread_store.RECEIVED, int(row["id"])), row) for row in received]
         + [((int(row["at_ms"]), thread_store.SENT, int(row["id"])), row) for row in sent],
@@ -201,6 +206,7 @@ async def get_thread(
         unread=unread,
         messages=list(reversed(page)),
         older=older,
+        texted=texted,
     )
 
 

@@ -152,7 +152,19 @@ class TestThread:
             page = http.get("/dashboard/inbox/" + NUMBER)
             assert thread_texts(page.text) == ["question", "answer", "thanks"]
             assert page.text.count('class="bubble outgoing"') == 1
-        assert sent_to(live, account) == [NUMBER]
+            # A number only sent to (here through the API) has a thread, with nothing to name.
+            other = "+32470555333"
+            with live.client() as api:
+                api.get(
+                    "/sendsms/",
+                    params={"apikey": account.api_key, "recipients": other, "message": "promo"},
+                )
+            sent_only = http.get("/dashboard/inbox/" + other)
+            assert sent_only.status_code == 200
+            assert thread_texts(sent_only.text) == ["promo"]
+            assert "Save name" not in sent_only.text
+            assert "Save name" in page.text
+        assert sorted(sent_to(live, account)) == sorted([NUMBER, other])
 
     def test_the_refresh_answers_the_list_alone_without_keeping_the_session_alive(
         self, shared_servers: Callable[..., LiveServer]
