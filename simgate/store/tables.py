@@ -172,9 +172,9 @@ messages = Table(
     Index("ix_messages_device_dispatched", "device_id", "dispatched_ms"),
     # The dispatcher walks an account's queue in id order: no sort of the whole queue.
     Index("ix_messages_queue", "account_id", "state", "id"),
-    # The dashboard (0008): the Sent list by number (newest first) and by creation date, and
-    # the overview's sent/failed per day (covering: no row is read to count).
-    Index("ix_messages_account_recipient", "account_id", "recipient", "id"),
+    # The dashboard (0008): the Sent list and a conversation by number, the Sent list by
+    # creation date, and the overview's sent/failed per day (covering: no row is read to count).
+    Index("ix_messages_account_recipient", "account_id", "recipient", "created_ms", "id"),
     Index("ix_messages_account_created", "account_id", "created_ms"),
     Index("ix_messages_account_state_created", "account_id", "state", "created_ms"),
     # Each device's sent-today count (devices page, /gateway/mobile/list/): today's sent rows
@@ -201,8 +201,12 @@ inbox = Table(
     Column("dedup_key", String(120), nullable=False),
     UniqueConstraint("dedup_key", name="uq_inbox_dedup_key"),
     Index("ix_inbox_account_id", "account_id", "id"),
-    # The dashboard's received-per-day and devices' received today (0008).
-    Index("ix_inbox_account_received", "account_id", "received_ms"),
+    # The account's SMS newest first: received per day, devices' received today, the walk
+    # that finds the dashboard's conversations (0008).
+    Index("ix_inbox_account_received", "account_id", "received_ms", "id"),
+    # A conversation: one number's SMS in time order, with the read flag and the alias so its
+    # unread count and name need no table read (0009).
+    Index("ix_inbox_account_number", "account_id", "number", "received_ms", "id", "read", "alias"),
 )
 
 mobile_sent = Table(

@@ -98,13 +98,21 @@ async def subscriptions(conn: AsyncConnection, account_id: int) -> Sequence[RowM
     return result.mappings().all()
 
 
-async def state_counts(conn: AsyncConnection, account_id: int) -> dict[int, dict[str, int]]:
-    """Per endpoint of the account, how many deliveries are in each state."""
-    result = await conn.execute(
-        select(deliveries.c.endpoint_id, deliveries.c.state, func.count())
-        .where(deliveries.c.account_id == account_id)
-        .group_by(deliveries.c.endpoint_id, deliveries.c.state)
+async def state_counts(
+    conn: AsyncConnection, account_id: int, *, delivered: bool = True
+) -> dict[int, dict[str, int]]:
+    """Per endpoint of the account, how many deliveries are in each state.
+
+    ``delivered=False`` counts only the deliveries not delivered (waiting or dead): they are
+    found through ``ix_webhook_deliveries_due`` without reading the delivered ones, which make
+    most of a log that is never trimmed.
+    """
+    query = select(deliveries.c.endpoint_id, deliveries.c.state, func.count()).where(
+        deliveries.c.account_id == account_id
     )
+    if not delivered:
+        query = query.where(deliveries.c.state.in_([PENDING, DELIVERING, DeliveryState.DEAD.value]))
+    result = await conn.execute(query.group_by(deliveries.c.endpoint_id, deliveries.c.state))
     counts: dict[int, dict[str, int]] = {}
     for endpoint_id, state, count in result.all():
         counts.setdefault(int(endpoint_id), {})[str(state)] = int(count)

@@ -17,7 +17,17 @@ from starlette.staticfiles import StaticFiles
 from simgate.api import errors
 from simgate.api.guard import Guard
 from simgate.context import Context
-from simgate.web import auth, coming, compose, devices, errorpages, overview, sent
+from simgate.web import (
+    access,
+    auth,
+    compose,
+    devices,
+    errorpages,
+    inbox,
+    overview,
+    sent,
+    webhooks,
+)
 from simgate.web.state import Dashboard
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
@@ -28,7 +38,9 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     devices.router,
     compose.router,
     sent.router,
-    coming.router,  # Inbox, Webhooks, API access until their pages exist
+    inbox.router,
+    webhooks.router,
+    access.router,
 )
 
 

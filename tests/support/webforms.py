@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 
-from tests.support.server import PASSWORD, Account
+from tests.support.server import PASSWORD, Account, LiveServer
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -27,3 +29,11 @@ def sign_in(http: httpx.Client, account: Account, password: str = PASSWORD) -> h
         "/dashboard/login",
         data={"email": account.email, "password": password, "csrf_token": token},
     )
+
+
+@contextmanager
+def signed_in_client(live: LiveServer, account: Account) -> Iterator[httpx.Client]:
+    """An HTTP client of ``live`` with ``account`` signed in through the form."""
+    with live.client() as http:
+        assert sign_in(http, account).status_code == 303
+        yield http

@@ -40,7 +40,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_dashboard_sessions_account", ["account_id"], unique=False)
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_messages_account_recipient", ["account_id", "recipient", "id"], unique=False
+            "ix_messages_account_recipient",
+            ["account_id", "recipient", "created_ms", "id"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_messages_account_created", ["account_id", "created_ms"], unique=False
@@ -55,7 +57,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_inbox_account_received", ["account_id", "received_ms"], unique=False
+            "ix_inbox_account_received", ["account_id", "received_ms", "id"], unique=False
         )
 
 
