@@ -8,9 +8,10 @@ would, then asks each page ``--repeat`` times (after three warm-up requests) and
 round trip on loopback (server time plus well under a millisecond of HTTP).
 
 Baselines from the same run: the sign-in page (a page with one small query), and the Inbox
-pages again after dropping its thread indexes (ix_inbox_account_number and the 0008 indexes it relies on), which shows what they buy. The
-query plans of the Inbox and delivery-log reads are printed for the engine (``EXPLAIN QUERY
-PLAN`` on SQLite, ``EXPLAIN`` on PostgreSQL), captured from the store functions themselves.
+pages again after dropping the three indexes its conversations read (``INDEXES``), which shows
+what they buy. The query plans of the Inbox and delivery-log reads are printed for the engine
+(``EXPLAIN QUERY PLAN`` on SQLite, ``EXPLAIN`` on PostgreSQL), captured from the store
+functions themselves.
 
     .venv/bin/python benchmarks/dashboard_b.py [--engine sqlite|postgres|both] \\
         [--messages 100000] [--numbers 2000] [--deliveries 100000] [--repeat 30]
