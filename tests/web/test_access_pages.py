@@ -11,7 +11,7 @@ import httpx
 
 from simgate.services import keys, oauth
 from tests.support.server import Account, LiveServer
-from tests.web.conftest import TOKEN, form_token, signed_in_client
+from tests.support.webforms import TOKEN, form_token, signed_in_client
 
 NEW_SECRET = re.compile(r'id="new-secret" class="mono" type="text" readonly value="([^"]+)"')
 CLIENT_ID = re.compile(r'id="client-id" class="mono" type="text" readonly value="([^"]+)"')

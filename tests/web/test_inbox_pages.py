@@ -10,7 +10,7 @@ from simgate.services import sent_log, threads
 from simgate.services.sent_log import LogQuery
 from tests.support.api import T0, device_of, receive
 from tests.support.server import Account, LiveServer
-from tests.web.conftest import TOKEN, form_token, signed_in_client
+from tests.support.webforms import TOKEN, form_token, signed_in_client
 
 NUMBER = "+32470555111"
 THREAD_LINK = r'href="/dashboard/inbox/(\+\d+)"'

@@ -14,7 +14,7 @@ from simgate.domain.webhooks import Format
 from simgate.services import webhooks
 from tests.conftest import eventually
 from tests.support.server import Account, LiveServer
-from tests.web.conftest import TOKEN, form_token, signed_in_client
+from tests.support.webforms import TOKEN, form_token, signed_in_client
 from tests.webhooks.conftest import WEBHOOK_SETTINGS
 from tests.webhooks.receiver import Receiver, verify
 
