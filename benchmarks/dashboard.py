@@ -300,10 +300,9 @@ async def plans(app: Any, facts: dict[str, Any]) -> dict[str, str]:
 
 
 NEW_INDEXES = {
-    "ix_messages_account_recipient": "messages (account_id, recipient, id)",
-    "ix_messages_account_created": "messages (account_id, created_ms)",
-    "ix_messages_account_state_created": "messages (account_id, state, created_ms)",
-    "ix_messages_account_state_sent": "messages (account_id, state, sent_ms)",
+    "ix_messages_account_recipient": "messages (account_id, recipient, created_ms, id)",
+    "ix_messages_account_created_state": "messages (account_id, created_ms, state)",
+    "ix_messages_account_sent": "messages (account_id, sent_ms, state, device_id)",
 }
 
 

@@ -24,7 +24,7 @@ CHARTED_STATES = ("sent", "failed")
 def per_day_query(account_id: int, bounds: Sequence[int]) -> CompoundSelect[Any]:
     """Sent and failed messages of each day ``[bounds[i], bounds[i + 1])``: one count per day
     and state, all in one statement. Each count is a range of
-    ``ix_messages_account_state_created`` (no row is read, nothing is sorted), and the days
+    ``ix_messages_account_created_state`` (no row is read, nothing is sorted), and the days
     are whatever the caller's bounds say (local midnights, 23- and 25-hour days included)."""
     return union_all(
         *(

@@ -45,15 +45,14 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            "ix_messages_account_created", ["account_id", "created_ms"], unique=False
-        )
-        batch_op.create_index(
-            "ix_messages_account_state_created",
-            ["account_id", "state", "created_ms"],
+            "ix_messages_account_created_state",
+            ["account_id", "created_ms", "state"],
             unique=False,
         )
         batch_op.create_index(
-            "ix_messages_account_state_sent", ["account_id", "state", "sent_ms"], unique=False
+            "ix_messages_account_sent",
+            ["account_id", "sent_ms", "state", "device_id"],
+            unique=False,
         )
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         batch_op.create_index(
@@ -65,9 +64,8 @@ def downgrade() -> None:
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         batch_op.drop_index("ix_inbox_account_received")
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_messages_account_state_sent")
-        batch_op.drop_index("ix_messages_account_state_created")
-        batch_op.drop_index("ix_messages_account_created")
+        batch_op.drop_index("ix_messages_account_sent")
+        batch_op.drop_index("ix_messages_account_created_state")
         batch_op.drop_index("ix_messages_account_recipient")
     with op.batch_alter_table("dashboard_sessions", schema=None) as batch_op:
         batch_op.drop_index("ix_dashboard_sessions_account")
