@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIMGATE_", extra="ignore", frozen=True)
 
     database_url: str = "sqlite+aiosqlite:///./simgate.db"
+    # PostgreSQL only: where each process's one LISTEN/NOTIFY connection goes, when it must
+    # not take the database URL's route: behind a transaction-pooling PgBouncer (which breaks
+    # LISTEN), point it at PostgreSQL itself or at a session-pooled port. Unset: database_url.
+    bus_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     # The address recipients and clients see; short links and encrypted-message links use it.
@@ -131,6 +135,13 @@ class Settings(BaseSettings):
     webhook_retry_window_seconds: float = Field(default=86_400.0, gt=0, le=30 * 86_400)
     # Webhook POSTs one process has in flight at once.
     webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+
+    @field_validator("bus_url")
+    @classmethod
+    def _postgres_bus(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("postgresql"):
+            raise ValueError("the bus needs PostgreSQL: postgresql+asyncpg://user:pass@host/db")
+        return value or None
 
     @field_validator("default_region")
     @classmethod
