@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     bus_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Server processes ``simgate serve`` runs on this host, sharing the port and the database
+    # (PostgreSQL only: SQLite has one writer).
+    workers: int = Field(default=1, ge=1, le=256)
     # The address recipients and clients see; short links and encrypted-message links use it.
     public_base_url: str = "http://127.0.0.1:8000"
     # Region used to read national numbers such as "0470 12 34 56" (ISO 3166 alpha-2).
