@@ -201,7 +201,8 @@ class PgBus:
             delay = self._backoff_first
             self._move(LinkState.LISTENING)
             if down_since is not None:
-                log.info("bus_reconnected", down_seconds=round(time.monotonic() - down_since, 3))
+                # At the level of the outage's warning: whoever saw it began sees it end.
+                log.warning("bus_reconnected", down_seconds=round(time.monotonic() - down_since, 3))
                 down_since = None
             self.listening.set()
             # Listening again: what was published meanwhile (or before the first LISTEN) was
