@@ -226,7 +226,13 @@ class PgBus:
             # A bus connection never runs the same statement often enough to be worth preparing,
             # and a session-pooled PgBouncer may not keep prepared statements.
             statement_cache_size=0,
-            server_settings={"application_name": self.application_name},
+            server_settings={
+                "application_name": self.application_name,
+                # A NOTIFY is delivered when its transaction commits, and that commit needs no
+                # flush to disk: a notification lost in a crash of PostgreSQL is one that the
+                # listeners, disconnected by that crash, make up for with a RESYNC anyway.
+                "synchronous_commit": "off",
+            },
         )
         try:
             await conn.add_listener(CHANNEL, self._on_notification)
