@@ -1,13 +1,14 @@
 """Scale-out on PostgreSQL: accept throughput with 1, 2 and 3 server processes, and the
 accept → phone latency of a message that crosses processes.
 
-**Throughput.** For each count N, N ``simgate serve`` processes on a fresh PostgreSQL database
-(started at once: the first migrates, the others wait on the advisory lock), one account, no
-phone connected (messages stay queued: accepting is what is measured). Load: N ``wrk``
-processes, one per server, sharing ``--connections`` between them (round-robin by
-construction: each server gets the same share), single-recipient ``GET /sendsms/?…``, for
-``--seconds``. Reported per N: requests/s (the sum), p50/p99 of the slowest server, and the
-ratio to N = 1 measured in the same run.
+**Throughput.** Three ``simgate serve`` processes on a fresh PostgreSQL database (started at
+once: the first migrates, the others wait on the advisory lock), one account, no phone
+connected (messages stay queued: accepting is what is measured). For each N, the load goes to
+the first N servers (the others idle): N ``wrk`` processes, one per server, sharing
+``--connections`` between them (round-robin by construction: each server gets the same share),
+single-recipient ``GET /sendsms/?…``, for ``--seconds``; ``--rounds`` rounds rotate the order of
+the Ns. Reported per N: the median of requests/s (the sum over servers), of p50/p99 (the
+slowest server's), and the ratio to N = 1 measured in the same run.
 
 **Latency.** Two servers A and B on one fresh database; ``--phones`` phones in one ``simgate
 agent --driver simulator --tokens-file`` process connected to B. Messages are sent one at a
@@ -31,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -184,20 +186,34 @@ def accept_load(urls: list[str], api_key: str, seconds: int, connections: int) -
     }
 
 
-def throughput(base: str, counts: list[int], seconds: int, connections: int) -> dict[str, Any]:
+def throughput(
+    base: str, counts: list[int], seconds: int, connections: int, rounds: int
+) -> dict[str, Any]:
+    """Requests/s with the load on the first N servers, for each N of ``counts``, in rounds
+    that rotate the order (so the machine's other load hits every N alike); medians."""
+    name = f"simgate_bench_scale_{os.getpid()}_accept"
+    runs: dict[int, list[dict[str, Any]]] = {count: [] for count in counts}
+    with fresh_database(base, name) as url, tempfile.TemporaryDirectory() as logs:
+        servers = Servers(url, max(counts), Path(logs))
+        try:
+            account = cli(servers.env, "account", "create", "--email", "b@example.test")
+            key = account["api_key"]
+            accept_load(servers.urls, key, 2, connections)  # warm-up: every server
+            for round_ in range(rounds):
+                order = counts[round_ % len(counts) :] + counts[: round_ % len(counts)]
+                for count in order:
+                    runs[count].append(accept_load(servers.urls[:count], key, seconds, connections))
+        finally:
+            servers.stop()
     results: dict[str, Any] = {}
-    for count in counts:
-        name = f"simgate_bench_scale_{os.getpid()}_{count}"
-        with fresh_database(base, name) as url, tempfile.TemporaryDirectory() as logs:
-            servers = Servers(url, count, Path(logs))
-            try:
-                account = cli(servers.env, "account", "create", "--email", "b@example.test")
-                accept_load(servers.urls, account["api_key"], 2, connections)  # warm-up
-                results[str(count)] = accept_load(
-                    servers.urls, account["api_key"], seconds, connections
-                )
-            finally:
-                servers.stop()
+    for count, figures in runs.items():
+        results[str(count)] = {
+            "rate_per_s": statistics.median(f["rate_per_s"] for f in figures),
+            "p50_ms": statistics.median(f["p50_ms"] for f in figures),
+            "p99_ms": statistics.median(f["p99_ms"] for f in figures),
+            "non_2xx": sum(f["non_2xx"] for f in figures),
+            "rounds_rate_per_s": [f["rate_per_s"] for f in figures],
+        }
     one = results[str(counts[0])]["rate_per_s"]
     for figures in results.values():
         figures["ratio_vs_first"] = round(figures["rate_per_s"] / one, 2) if one else None
@@ -345,7 +361,8 @@ def latency(base: str, phones: int, messages: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--processes", default="1,2,3", help="comma-separated process counts")
-    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=48)
     parser.add_argument("--phones", type=int, default=10)
     parser.add_argument("--messages", type=int, default=400)
@@ -355,8 +372,11 @@ def main() -> None:
     base = os.environ.get("SIMGATE_BENCH_PG_URL", DEFAULT_PG)
     counts = [int(part) for part in args.processes.split(",")]
     report = {
-        "load": f"wrk -t1 per server, {args.connections} connections shared, {args.seconds} s",
-        "throughput": throughput(base, counts, args.seconds, args.connections),
+        "load": (
+            f"wrk -t1 per loaded server, {args.connections} connections shared, "
+            f"{args.seconds} s, {args.rounds} rounds (medians)"
+        ),
+        "throughput": throughput(base, counts, args.seconds, args.connections, args.rounds),
         "latency": latency(base, args.phones, args.messages),
         "cpus": os.cpu_count(),
         "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
