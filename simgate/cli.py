@@ -110,6 +110,24 @@ def serve(
     Server(server_config(create_app(settings), settings)).run()  # uvloop if there
 
 
+@app.command("migrate")
+def migrate_command(as_json: bool = JSON_OPTION) -> None:
+    """Bring the database schema to this version, as ``serve`` does at start, and exit.
+
+    For upgrades: run it once, then start (or restart) the servers on the new version.
+    Several at once are safe: on PostgreSQL they take turns on an advisory lock."""
+    from simgate.logs import configure_logging
+    from simgate.preflight import migrate
+    from simgate.store.migrate import head_revision
+
+    settings = server_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    with startup_errors():
+        migrate(settings.database_url)
+    revision = head_revision()
+    emit(as_json, {"revision": revision}, f"Database schema at revision {revision}.")
+
+
 def _raise_open_files() -> None:
     """One socket per connected phone: take every descriptor the hard limit allows, and say
     so when that is still too few for thousands of phones."""
