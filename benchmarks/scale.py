@@ -8,7 +8,9 @@ the first N servers (the others idle): N ``wrk`` processes, one per server, shar
 ``--connections`` between them (round-robin by construction: each server gets the same share),
 single-recipient ``GET /sendsms/?…``, for ``--seconds``; ``--rounds`` rounds rotate the order of
 the Ns. Reported per N: the median of requests/s (the sum over servers), of p50/p99 (the
-slowest server's), and the ratio to N = 1 measured in the same run.
+slowest server's), of the CPU time the server processes spent per request (from /proc: less
+sensitive to the machine's other load than the rate), and the ratio to N = 1 measured in the
+same run.
 
 **Latency.** Two servers A and B on one fresh database; ``--phones`` phones in one ``simgate
 agent --driver simulator --tokens-file`` process connected to B. Messages are sent one at a
@@ -124,6 +126,15 @@ class Servers:
         for log in self._logs:
             log.close()
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server processes have used so far (user + system, from /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for process in self.processes:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return total
+
 
 def _up(url: str) -> bool:
     try:
@@ -202,7 +213,12 @@ def throughput(
             for round_ in range(rounds):
                 order = counts[round_ % len(counts) :] + counts[: round_ % len(counts)]
                 for count in order:
-                    runs[count].append(accept_load(servers.urls[:count], key, seconds, connections))
+                    cpu = servers.cpu_seconds()
+                    figures = accept_load(servers.urls[:count], key, seconds, connections)
+                    served = figures["rate_per_s"] * seconds
+                    used = servers.cpu_seconds() - cpu
+                    figures["server_cpu_ms_per_request"] = used * 1000 / served if served else 0
+                    runs[count].append(figures)
         finally:
             servers.stop()
     results: dict[str, Any] = {}
@@ -212,6 +228,9 @@ def throughput(
             "p50_ms": statistics.median(f["p50_ms"] for f in figures),
             "p99_ms": statistics.median(f["p99_ms"] for f in figures),
             "non_2xx": sum(f["non_2xx"] for f in figures),
+            "server_cpu_ms_per_request": round(
+                statistics.median(f["server_cpu_ms_per_request"] for f in figures), 3
+            ),
             "rounds_rate_per_s": [f["rate_per_s"] for f in figures],
         }
     one = results[str(counts[0])]["rate_per_s"]
@@ -383,11 +402,15 @@ def main() -> None:
     }
     print(json.dumps(report, indent=2))
     print()
-    print(f"{'processes':>9}  {'req/s':>9}  {'ratio':>6}  {'p50 ms':>8}  {'p99 ms':>8}")
+    print(
+        f"{'processes':>9}  {'req/s':>9}  {'ratio':>6}  {'p50 ms':>8}  {'p99 ms':>8}"
+        f"  {'CPU ms/req':>10}"
+    )
     for count, figures in report["throughput"].items():
         print(
             f"{count:>9}  {figures['rate_per_s']:>9.1f}  {figures['ratio_vs_first']:>6}"
             f"  {figures['p50_ms']:>8.2f}  {figures['p99_ms']:>8.2f}"
+            f"  {figures['server_cpu_ms_per_request']:>10.3f}"
         )
     print()
     print(f"{'accept -> phone':>16}  {'p50':>7}  {'p95':>7}  {'p99':>7}  {'max':>7}  (ms)")
