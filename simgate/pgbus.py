@@ -173,15 +173,27 @@ class PgBus:
         disconnect: a notification published just before a graceful stop still goes out."""
         if self._state is LinkState.CLOSED:
             return
-        if self._state is LinkState.LISTENING:
+        if self._task is not None and not self._drained():
+            # Still connecting (a short CLI job) or sending: give it a moment.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), flush_seconds)
+                async with asyncio.timeout(flush_seconds):
+                    await self.listening.wait()
+                    await self._idle.wait()
         self._move(LinkState.CLOSED)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._disconnect()
+
+    def _drained(self) -> bool:
+        """Nothing queued and nothing being sent."""
+        return (
+            not self._pending
+            and not self._overflowed
+            and self._state is LinkState.LISTENING
+            and self._idle.is_set()
+        )
 
     async def _run(self) -> None:
         delay = self._backoff_first

@@ -22,6 +22,7 @@ from tests.support.databases import PostgresFactory
 from tests.support.devices import RunningAgent
 from tests.support.processes import (
     Processes,
+    cli_json,
     free_port,
     listener_pids,
     make_tenants,
@@ -41,6 +42,7 @@ PROMPTLY = 1.0
 @dataclass
 class Gateway:
     database_url: str
+    env: dict[str, str]
     a_url: str
     b_url: str
     b: Popen[bytes]
@@ -100,7 +102,9 @@ def gateway(
     try:
         wait_until(lambda: server_up(a_url) and server_up(b_url), 30, "both servers answer")
         agent = RunningAgent(b_url, tenant.tokens[0], root / "agent", outbox_file=outbox).start()
-        yield Gateway(database_url, a_url, b_url, servers[1], tenant.api_key, outbox, processes)
+        yield Gateway(
+            database_url, env, a_url, b_url, servers[1], tenant.api_key, outbox, processes
+        )
     finally:
         if agent is not None:
             agent.stop()
@@ -144,3 +148,20 @@ class TestOneGateway:
         assert "bus_reconnected" in log
         guid, started = gateway.send(gateway.a_url, "after the outage")
         assert gateway.transmitted(guid, 10) - started < PROMPTLY
+
+
+def test_a_device_removed_from_the_cli_is_disconnected_by_the_server_holding_it(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    """``simgate device remove`` is a process of its own: the server the phone is connected to
+    hears of the removal through PostgreSQL and closes the phone's connection at once (with
+    the refused-token code, so the agent stops), instead of serving a deleted device."""
+    [tenant] = make_tenants(gateway.database_url, [1], prefix="removed")
+    agent = RunningAgent(gateway.b_url, tenant.tokens[0], tmp_path / "agent").start()
+    try:
+        listed = cli_json(gateway.env, "device", "list", "--account", tenant.email)
+        [sid] = [device["sid"] for device in listed["devices"]]
+        cli_json(gateway.env, "device", "remove", sid, "--account", tenant.email, "--yes")
+        wait_until(lambda: not agent.running, 5, "the removed phone disconnected")
+    finally:
+        agent.stop()

@@ -141,7 +141,7 @@ class Tenant:
     tokens: list[str]
 
 
-def make_tenants(database_url: str, phones: list[int]) -> list[Tenant]:
+def make_tenants(database_url: str, phones: list[int], prefix: str = "tenant") -> list[Tenant]:
     """One account per entry of ``phones`` with that many paired devices, made in-process
     through the services (seconds of CLI start-ups saved; the CLI is tested on its own)."""
     from simgate.context import Context
@@ -155,7 +155,7 @@ def make_tenants(database_url: str, phones: list[int]) -> list[Tenant]:
         try:
             made = []
             for index, count in enumerate(phones):
-                email = f"tenant{index}@example.test"
+                email = f"{prefix}{index}@example.test"
                 account = await accounts.create_account(ctx, email, "pw123456")
                 paired = await pairing.add_devices(ctx, email, "phone", count)
                 made.append(Tenant(email, account.api_key, [item.token for item in paired]))
