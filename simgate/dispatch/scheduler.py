@@ -25,8 +25,6 @@ log = structlog.get_logger(__name__)
 #: Longest sleep: a safety net for wake-ups missed while another process wrote. At most the
 #: shortest TTL, so that a message stored meanwhile is never noticed after it should expire.
 MAX_SLEEP = 60.0
-#: Shortest sleep after a look whose sweep another process was doing (seconds).
-SKIPPED_RETRY = 0.2
 
 
 class Scheduler:
@@ -71,16 +69,13 @@ class Scheduler:
         """Requeue expired leases, expire messages past their TTL, announce due work; seconds
         until the next moment to look."""
         now = self._ctx.clock()
-        requeued: list[int] = []
-        expired: list[int] = []
         async with self._ctx.db.begin() as conn:
-            # Several processes on one PostgreSQL: one of them sweeps, the others skip it.
-            swept = await locks.run_once(conn, locks.Job.QUEUE_SWEEP)
-            if swept:
-                requeued = await message_store.requeue_expired(conn, now)
-                await message_store.promote_due(conn, now)
-                # After promoting: a scheduled message whose TTL ran out is queued by now.
-                expired = await message_store.expire_due(conn, now)
+            # Several processes on one PostgreSQL: their sweeps take turns (store.locks).
+            await locks.one_at_a_time(conn, locks.Job.QUEUE_SWEEP)
+            requeued = await message_store.requeue_expired(conn, now)
+            await message_store.promote_due(conn, now)
+            # After promoting: a scheduled message whose TTL ran out is queued by now.
+            expired = await message_store.expire_due(conn, now)
             # Every process announces the due work: its own devices may take it.
             due = await message_store.due_accounts(conn, now)
             upcoming = await message_store.next_wakeup(conn, now)
@@ -90,10 +85,7 @@ class Scheduler:
             self._ctx.bus.publish(bus.WORK, str(account_id))
         if upcoming is None:
             return MAX_SLEEP
-        delay = min(MAX_SLEEP, max(0.0, (upcoming - self._ctx.clock()) / 1000))
-        # Skipped because another process is sweeping right now: the moment that was due is
-        # its to handle; look again shortly, without spinning on it meanwhile.
-        return delay if swept else max(delay, SKIPPED_RETRY)
+        return min(MAX_SLEEP, max(0.0, (upcoming - self._ctx.clock()) / 1000))
 
     async def close(self) -> None:
         for unsubscribe in self._unsubscribers:

@@ -1,13 +1,19 @@
-"""Advisory locks: how several processes on one PostgreSQL database agree that a job runs once.
+"""Advisory locks: how several processes on one PostgreSQL database run a shared job one at a
+time.
 
-A job every process would otherwise run (requeueing expired leases, promoting scheduled
-messages, expiring old ones) takes a transaction-level advisory lock first, without waiting:
-the process that gets it does the job, the others skip it this time, and the lock ends with
-the transaction, so nobody holds it after a crash. The jobs stay correct without the lock (each
-UPDATE is guarded by the row's state); the lock makes N processes that wake at the same moment
-do the work once instead of queueing on the same rows N times.
+The scheduler's sweep (expired leases back to the queue, scheduled messages due, messages past
+their TTL) is run by every process, whenever its own clock or a notification says something
+may be due; with several processes, they often wake at the same moment. Each sweep first takes
+a transaction-level advisory lock and waits for it: sweeps never overlap, so they never wait
+on each other's row locks or deadlock on rows they update in different orders, and the first
+one moves the rows while the ones that waited find them moved (every UPDATE is guarded by the
+row's state), so each row moves once. The lock ends with its transaction: a process that dies
+mid-sweep holds nothing. Waiting rather than skipping keeps a look deterministic: when a tick
+returns, a sweep at its time has been committed, whoever did the work.
 
-SQLite has one process per database (one writer), so there every job may always run.
+Migrations take a lock of their own the same way (:mod:`simgate.store.migrate`).
+
+SQLite has one writer per database, which serialises the same work already.
 """
 
 from __future__ import annotations
@@ -21,16 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 class Job(enum.IntEnum):
     """One advisory-lock key per job, per database: the ASCII of a short name, as a bigint."""
 
-    #: Migrations at start-up (``simgmigr``); held with ``pg_advisory_xact_lock`` (waiting).
+    #: Migrations at start-up and in ``simgate migrate`` (``simgmigr``).
     MIGRATIONS = 0x73696D676D696772
     #: The scheduler's sweep of the message queue (``simgswep``): leases, schedules, TTLs.
     QUEUE_SWEEP = 0x73696D6773776570
 
 
-async def run_once(conn: AsyncConnection, job: Job) -> bool:
-    """Whether this transaction may run ``job`` now: True for the one transaction holding its
-    lock (until it ends), False while another has it. Always True on SQLite."""
-    if conn.dialect.name != "postgresql":
-        return True
-    result = await conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": int(job)})
-    return bool(result.scalar())
+async def one_at_a_time(conn: AsyncConnection, job: Job) -> None:
+    """Wait until no other transaction runs ``job``; hold it until this transaction ends.
+    Nothing to wait for on SQLite."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(job)})

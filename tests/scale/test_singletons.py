@@ -1,4 +1,4 @@
-"""Jobs every process would run are run by one at a time: PostgreSQL advisory locks.
+"""A job every process runs is run by one at a time: PostgreSQL advisory locks.
 
 Two :class:`Database` objects on one PostgreSQL database are two engines with their own
 connections, exactly as two server processes have.
@@ -6,17 +6,18 @@ connections, exactly as two server processes have.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from simgate import bus
 from simgate.context import Context
-from simgate.dispatch.scheduler import SKIPPED_RETRY, Scheduler
+from simgate.dispatch.scheduler import Scheduler
 from simgate.domain.guids import new_guid
 from simgate.store import accounts, devices, messages
 from simgate.store.database import Database
-from simgate.store.locks import Job, run_once
+from simgate.store.locks import Job, one_at_a_time
 from tests.conftest import make_settings
 from tests.support.databases import PostgresFactory, SqliteFactory
 
@@ -41,8 +42,8 @@ async def two_processes(pg_database: str) -> AsyncIterator[tuple[Context, Contex
         await ctx.db.dispose()
 
 
-async def expired_lease(db: Database) -> str:
-    """A message a device took under a lease that ran out a second ago; its GUID."""
+async def expired_lease(db: Database) -> tuple[int, str]:
+    """A message a device took under a lease that ran out a second ago: account id, GUID."""
     guid = new_guid()
     async with db.begin() as conn:
         account_id = await accounts.create(conn, "a@example.test", "hash", NOW)
@@ -83,53 +84,52 @@ async def expired_lease(db: Database) -> str:
                 }
             ],
         )
-    return guid
+    return account_id, guid
 
 
-async def state_of(db: Database, guid: str) -> str:
+async def moved(db: Database, account_id: int, guid: str) -> tuple[str, int]:
+    """The message's state and the clock of the last move."""
     async with db.connect() as conn:
-        [(found, _device)] = (await messages.holders(conn, [guid])).values()
-    return found
+        row = await messages.get(conn, account_id, guid)
+    assert row is not None
+    return str(row["state"]), int(row["updated_ms"])
 
 
 @pytest.mark.postgres
-class TestAdvisoryLock:
-    async def test_one_transaction_at_a_time_runs_a_job_and_the_lock_ends_with_it(
+class TestSweepsTakeTurns:
+    async def test_a_scheduler_waits_for_the_sweep_under_way_and_finds_its_work_done(
         self, two_processes: tuple[Context, Context]
     ) -> None:
+        """Process 1 is sweeping (it holds the job and has requeued the expired lease, not yet
+        committed). Process 2's tick waits for it instead of sweeping the same rows at the
+        same time; once process 1 commits, process 2's sweep finds the row already moved and
+        moves nothing (the row keeps process 1's time), then announces the due work."""
         first, second = two_processes
-        async with first.db.begin() as holding:
-            assert await run_once(holding, Job.QUEUE_SWEEP)
-            async with second.db.begin() as other:
-                assert not await run_once(other, Job.QUEUE_SWEEP)
-                # Another job's lock is another key.
-                assert await run_once(other, Job.MIGRATIONS)
-        async with second.db.begin() as other:
-            assert await run_once(other, Job.QUEUE_SWEEP)
-
-    async def test_a_scheduler_leaves_the_sweep_to_the_process_doing_it(
-        self, two_processes: tuple[Context, Context]
-    ) -> None:
-        """While another process sweeps, this one's look requeues nothing and looks again
-        shortly; the next look, with the lock free, returns the expired lease to the queue
-        and announces the work (to every process, through the bus)."""
-        first, second = two_processes
-        guid = await expired_lease(first.db)
+        account_id, guid = await expired_lease(first.db)
         announced: list[str] = []
         second.bus.subscribe(bus.WORK, announced.append)
+        second.clock = lambda: NOW + 10
         looker = Scheduler(second)
         try:
-            async with first.db.begin() as holding:
-                assert await run_once(holding, Job.QUEUE_SWEEP)
-                delay = await looker.tick()
-                assert await state_of(second.db, guid) == "dispatched"
-                assert delay >= SKIPPED_RETRY
-                assert announced == []
-            await looker.tick()
-            assert await state_of(second.db, guid) == "queued"
-            assert len(announced) == 1
+            async with first.db.begin() as sweeping:
+                await one_at_a_time(sweeping, Job.QUEUE_SWEEP)
+                assert await messages.requeue_expired(sweeping, NOW + 5) == [account_id]
+                tick = asyncio.create_task(looker.tick())
+                await asyncio.sleep(0.5)
+                assert not tick.done(), "the second sweep ran beside the first"
+                assert await moved(second.db, account_id, guid) == ("dispatched", NOW - 60_000)
+            await asyncio.wait_for(tick, 10)
+            assert await moved(second.db, account_id, guid) == ("queued", NOW + 5)
+            assert announced == [str(account_id)]
         finally:
             await looker.close()
+
+    async def test_another_job_does_not_wait(self, two_processes: tuple[Context, Context]) -> None:
+        first, second = two_processes
+        async with first.db.begin() as sweeping:
+            await one_at_a_time(sweeping, Job.QUEUE_SWEEP)
+            async with second.db.begin() as migrating:
+                await asyncio.wait_for(one_at_a_time(migrating, Job.MIGRATIONS), 2)
 
 
 @pytest.fixture
@@ -137,12 +137,12 @@ def sqlite_database(sqlite_factory: SqliteFactory) -> str:
     return sqlite_factory.new()
 
 
-async def test_on_sqlite_every_job_may_always_run(sqlite_database: str) -> None:
-    """One process per SQLite file: nothing to coordinate with."""
+async def test_on_sqlite_nothing_waits(sqlite_database: str) -> None:
+    """One writer per SQLite file serialises the work already."""
     db = Database(sqlite_database)
     try:
-        async with db.begin() as one, db.connect() as two:
-            assert await run_once(one, Job.QUEUE_SWEEP)
-            assert await run_once(two, Job.QUEUE_SWEEP)
+        async with db.connect() as one, db.connect() as two:
+            await asyncio.wait_for(one_at_a_time(one, Job.QUEUE_SWEEP), 2)
+            await asyncio.wait_for(one_at_a_time(two, Job.QUEUE_SWEEP), 2)
     finally:
         await db.dispose()
