@@ -187,13 +187,11 @@ class PgBus:
         await self._disconnect()
 
     def _drained(self) -> bool:
-        """Nothing queued and nothing being sent."""
-        return (
-            not self._pending
-            and not self._overflowed
-            and self._state is LinkState.LISTENING
-            and self._idle.is_set()
-        )
+        """Nothing queued and nothing being sent (a batch is only in flight while listening:
+        one that fails goes back to the queue)."""
+        if self._pending or self._overflowed:
+            return False
+        return self._state is not LinkState.LISTENING or self._idle.is_set()
 
     async def _run(self) -> None:
         delay = self._backoff_first

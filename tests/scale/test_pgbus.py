@@ -172,6 +172,20 @@ class TestLostConnection:
             a.publish(bus.WORK, "queued")
             assert await there.until(1, within=10) == [(bus.WORK, "queued")]
 
+    async def test_a_bus_closed_before_it_connected_still_sends_what_was_published(
+        self, dsn: str
+    ) -> None:
+        """A CLI job is over in milliseconds: its bus is closed while still connecting, and
+        must first deliver what the job published."""
+        async with running(dsn, "bus-b") as b:
+            there = Heard()
+            b.subscribe(bus.DEVICE_REMOVED, there.on(bus.DEVICE_REMOVED))
+            short = PgBus(dsn, application_name="cli")
+            short.start()
+            short.publish(bus.DEVICE_REMOVED, "42")
+            await short.close()
+            assert await there.until(1) == [(bus.DEVICE_REMOVED, "42")]
+
     async def test_an_unreachable_database_is_retried_and_logged_once(self, dsn: str) -> None:
         """A bus that cannot connect keeps trying with backoff, with one warning, and calls
         local subscribers meanwhile."""
