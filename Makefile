@@ -133,7 +133,7 @@ bench: install
 # (`pip install simgate-*.whl`, no extra) and full on a server (`pip install 'simgate-*.whl[server]'`).
 dist: install
 	@rm -rf dist
-	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m build --no-isolation --outdir dist .
 	@ls -1 dist
 
 # --- housekeeping -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from simgate.api import (
 from simgate.api import inbox as inbox_api
 from simgate.api import sms as sms_api
 from simgate.api.guard import Guard
+from simgate.api.lane import CompatLane
 from simgate.api.observer import RequestObserver
 from simgate.config import Settings
 from simgate.context import Context
@@ -93,9 +94,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     # adapter (dashboard, future APIs) should use too, so a revocation reaches all of them.
     app.state.guard = Guard(settings, authenticator)
     errors.install(app)
-    # Outside the error handling, so it sees the status every answer really had.
-    app.add_middleware(RequestObserver, access_log=settings.access_log)
-    for router in (
+    routers = (
         sms_api.router,
         inbox_api.router,
         frommobile.router,
@@ -106,8 +105,13 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
         oauth.router,
         soap.router,
         ops.router,
-    ):
+    )
+    for router in routers:
         app.include_router(router)
+    # The compatible endpoints skip FastAPI's routing and dependency solving (api.lane).
+    app.add_middleware(CompatLane, routes=[route for router in routers for route in router.routes])
+    # Outside the error handling and the lane, so it sees the status every answer really had.
+    app.add_middleware(RequestObserver, access_log=settings.access_log)
     docs.install(app)
     app.router.routes.append(device_route(ctx, dispatcher))
     app.router.routes.extend(poll_routes)

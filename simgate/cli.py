@@ -294,6 +294,40 @@ def account_routing(
     typer.echo(f"Routing policy of {account}: {chosen}")
 
 
+@account_app.command("region")
+def account_region(
+    region: str | None = typer.Argument(
+        None,
+        metavar="REGION",
+        help="ISO 3166 alpha-2 code (FR, US, ...) where the account's numbers without + are read.",
+        show_default=False,
+    ),
+    account: str = ACCOUNT_OPTION,
+    clear: bool = typer.Option(
+        False, "--clear", help="Forget the account's region: read numbers in the server's default."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Read the account's numbers without + in REGION instead of SIMGATE_DEFAULT_REGION; with
+    neither REGION nor --clear, show the current one. A running server applies it at once."""
+    from simgate.services import accounts
+
+    settings = server_settings()
+    if region is not None and clear:
+        typer.echo("error: give a REGION or --clear, not both.", err=True)
+        raise typer.Exit(code=2)
+    if region is None and not clear:
+        shown = run_with_context(settings, lambda ctx: accounts.region_of_email(ctx, account))
+    else:
+        shown = run_with_context(settings, lambda ctx: accounts.set_region(ctx, account, region))
+    human = (
+        f"Region of {account}: {shown}"
+        if shown is not None
+        else f"Region of {account}: {settings.default_region} (the server's default)"
+    )
+    emit(as_json, {"account": account, "region": shown, "default": settings.default_region}, human)
+
+
 @optout_app.command("list")
 def optout_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List the account's opted-out numbers, oldest first."""
@@ -477,19 +511,36 @@ _register_webhook_commands()
 _register_listing_commands()
 
 
-def _readable_help(command: Any) -> None:
-    """Flags show no type in ``--help`` (typer writes ``<bool>`` beside each, which reads like
-    a value to give); every other option keeps its type or the metavar it was given.
+def command() -> Any:
+    """The command ``simgate`` runs: the typer app, with readable value names in its help."""
+    from simgate.cli_help import readable_help
 
-    Duck-typed: typer builds its commands on its own copy of Click's classes."""
-    for param in command.params:
-        if getattr(param, "is_flag", False) and param.metavar is None:
-            param.metavar = ""
-    for sub in getattr(command, "commands", {}).values():
-        _readable_help(sub)
+    built = typer.main.get_command(app)
+    readable_help(built)
+    return built
+
+
+#: What only the ``server`` extra installs: a command that needs one of these, run where only
+#: the light agent install is (a phone), says how to get them instead of a traceback.
+SERVER_MODULES = frozenset(
+    {
+        "fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "aiosqlite", "asyncpg",
+        "pydantic", "pydantic_settings", "orjson", "multipart", "python_multipart",
+        "cryptography", "argon2", "structlog", "segno", "defusedxml", "prometheus_client",
+    }
+)  # fmt: skip
 
 
 def main() -> None:
-    command = typer.main.get_command(app)
-    _readable_help(command)
-    command()
+    try:
+        command()()
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in SERVER_MODULES:
+            raise
+        typer.echo(
+            f"error: this command runs the server, which needs the server extra ({exc.name} is "
+            "missing): pip install 'simgate[server]' (from a wheel: "
+            "pip install 'simgate-VERSION-py3-none-any.whl[server]').",
+            err=True,
+        )
+        raise SystemExit(2) from None

@@ -124,6 +124,7 @@ def account_list(as_json: bool = JSON_OPTION) -> None:
             "email": item.email,
             "created": timefmt.iso_utc(item.created_ms),
             "routing_policy": item.routing_policy,
+            "region": item.region,
             "devices": item.devices,
         }
         for item in found
@@ -135,4 +136,7 @@ def account_list(as_json: bool = JSON_OPTION) -> None:
         typer.echo("No account yet: create one with `simgate account create`.")
         return
     columns = list(rows[0])
+    default = server_settings().default_region
+    for row in rows:  # people see where numbers are read; --json keeps null for "the default"
+        row["region"] = row["region"] or f"{default} (default)"
     table(f"{len(rows)} account(s)", columns, [[row[column] for column in columns] for row in rows])

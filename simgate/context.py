@@ -10,6 +10,7 @@ from simgate.clock import now_ms
 from simgate.config import Settings
 from simgate.secretbox import SecretBox, secret_box
 from simgate.services.heartbeats import Heartbeats
+from simgate.services.regions import AccountRegions
 from simgate.store.database import Database
 from simgate.webhooks.subscriptions import Subscriptions
 
@@ -26,8 +27,11 @@ class Context:
     subscriptions: Subscriptions = field(init=False)
     #: Devices' heartbeats, written together (see :mod:`simgate.services.heartbeats`).
     heartbeats: Heartbeats = field(init=False)
+    #: Where each account reads numbers without + (see :mod:`simgate.services.regions`).
+    regions: AccountRegions = field(init=False)
 
     def __post_init__(self) -> None:
         self.secrets = secret_box(self.settings)
         self.subscriptions = Subscriptions(self.bus)
         self.heartbeats = Heartbeats(self.db.begin, self.settings.last_seen_flush_seconds)
+        self.regions = AccountRegions(self.db.connect, self.bus, self.settings.default_region)

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from simgate.api.frommobile import day_of, descending_of
 from simgate.api.params import Params
-from simgate.api.routing import Doc, compat_route, json, start
+from simgate.api.routing import Doc, compat_route, json, start_as
 from simgate.domain import timefmt
 from simgate.domain.errors import invalid
 from simgate.services import conversations
@@ -86,9 +86,11 @@ def conversation_shape(conversation: Conversation, zone: ZoneInfo) -> dict[str, 
 
 
 async def list_conversations(request: Request) -> Response:
-    ctx, params, account_id = await start(request)
+    ctx, params, principal = await start_as(request)
     query = query_of(params)
-    found = await conversations.list_conversations(ctx, account_id, query)
+    found = await conversations.list_conversations(
+        ctx, principal.account_id, query, region=principal.region
+    )
     zone = ctx.settings.zone
     return json(
         {

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from simgate.api.params import Params
-from simgate.api.routing import Doc, compat_route, json, start
+from simgate.api.routing import Doc, compat_route, json, start_as
 from simgate.domain import timefmt
 from simgate.domain.errors import invalid
 from simgate.services import mobile_sent
@@ -78,8 +78,10 @@ def entry_shape(entry: MobileSentEntry, zone: ZoneInfo) -> dict[str, Any]:
 
 
 async def frommobile(request: Request) -> Response:
-    ctx, params, account_id = await start(request)
-    found = await mobile_sent.list_from_mobile(ctx, account_id, query_of(params))
+    ctx, params, principal = await start_as(request)
+    found = await mobile_sent.list_from_mobile(
+        ctx, principal.account_id, query_of(params), region=principal.region
+    )
     data = [entry_shape(entry, ctx.settings.zone) for entry in found]
     return json({"success": True, "count": len(data), "data": data})
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from simgate.api.params import Params
-from simgate.api.routing import Doc, compat_route, json, start
+from simgate.api.routing import Doc, compat_route, json, start, start_as
 from simgate.domain import timefmt
 from simgate.domain.errors import invalid, missing
 from simgate.services import devices
@@ -129,7 +129,7 @@ async def mobile_list(request: Request) -> Response:
 
 
 async def mobile_update(request: Request) -> Response:
-    ctx, params, account_id = await start(request)
+    ctx, params, principal = await start_as(request)
     sid = _sid(params)
     if sid is None:
         raise missing("sid")
@@ -148,7 +148,9 @@ async def mobile_update(request: Request) -> Response:
             daily_cap=params.integer("daily_cap", minimum=0, maximum=MAX_LIMIT),
         ),
     )
-    updated = await devices.update_device(ctx, account_id, change)
+    updated = await devices.update_device(
+        ctx, principal.account_id, change, region=principal.region
+    )
     return json(
         {
             "success": True,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,8 +18,13 @@ from simgate.api.guard import Guard
 from simgate.api.jsonresponse import JsonResponse
 from simgate.api.params import Params, read_params
 from simgate.context import Context
+from simgate.services.access import Principal
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+class CompatRoute(APIRoute):
+    """A compatible endpoint: FastAPI documents it, ``api.lane.CompatLane`` serves it."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,7 @@ def compat_route(
             responses=_responses(answer, error, statuses),
             operation_id=f"{handler.__name__}_{method.lower()}",
             openapi_extra={**_openapi(method, docs), **extra_security},
+            route_class_override=CompatRoute,
         )
         router.add_api_route(
             base,
@@ -144,6 +151,7 @@ def compat_route(
             methods=[method],
             include_in_schema=False,
             response_class=JsonResponse,
+            route_class_override=CompatRoute,
         )
 
 
@@ -161,8 +169,8 @@ def guard(request: Request) -> Guard:
     return found
 
 
-async def authenticate(request: Request, params: Params) -> int:
-    """The account id behind the request's API key or OAuth2 access token.
+async def caller(request: Request, params: Params) -> Principal:
+    """Who the request's API key or OAuth2 access token speaks for.
 
     The ``apikey`` parameter wins; a Bearer header (an API key or an access token) is read only
     when it is absent, so a valid key is never refused because of an unrelated Authorization
@@ -173,8 +181,12 @@ async def authenticate(request: Request, params: Params) -> int:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             secret = value.strip()
-    principal = await guard(request).authenticate(request.scope, secret)
-    return principal.account_id
+    return await guard(request).authenticate(request.scope, secret)
+
+
+async def authenticate(request: Request, params: Params) -> int:
+    """The account id behind the request's API key or OAuth2 access token (see ``caller``)."""
+    return (await caller(request, params)).account_id
 
 
 async def start(request: Request) -> tuple[Context, Params, int]:
@@ -182,6 +194,14 @@ async def start(request: Request) -> tuple[Context, Params, int]:
     params = await params_of(request)
     account_id = await authenticate(request, params)
     return context(request), params, account_id
+
+
+async def start_as(request: Request) -> tuple[Context, Params, Principal]:
+    """``start`` for endpoints that read phone numbers: the principal carries the account's
+    region."""
+    params = await params_of(request)
+    principal = await caller(request, params)
+    return context(request), params, principal
 
 
 def json(body: dict[str, Any], status_code: int = 200) -> Response:

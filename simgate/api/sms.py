@@ -16,7 +16,7 @@ from simgate.api import bodies
 from simgate.api.answers import SendAnswer, SendErrorBody, SentLogAnswer
 from simgate.api.jsonresponse import JsonResponse
 from simgate.api.params import Params
-from simgate.api.routing import Doc, compat_route, json, start
+from simgate.api.routing import Doc, compat_route, json, start, start_as
 from simgate.domain import expiry, guids, timefmt
 from simgate.domain.channels import Channel
 from simgate.domain.errors import invalid, missing
@@ -57,7 +57,8 @@ def channel_of(params: Params) -> Channel:
     return "sms"
 
 
-def send_request(params: Params, source: str = "api") -> SendRequest:
+def send_request(params: Params, region: str, source: str = "api") -> SendRequest:
+    """The send a request asks for; numbers without + are read in ``region`` (the caller's)."""
     recipients = params.required("recipients")
     message = params.required("message")
     schedule = params.integer("schedule_timestamp", minimum=0, maximum=MAX_UNIX)
@@ -73,6 +74,7 @@ def send_request(params: Params, source: str = "api") -> SendRequest:
         source=source,
         ttl_seconds=ttl_param(params),
         force_optout=bool(params.choice("force_optout", ZERO_ONE)),
+        region=region,
     )
 
 
@@ -129,9 +131,10 @@ def replayable(outcome: SendOutcome, zone: ZoneInfo) -> idempotency.Answer:
 
 
 async def sendsms(request: Request) -> Response:
-    ctx, params, account_id = await start(request)
+    ctx, params, principal = await start_as(request)
+    account_id = principal.account_id
     zone = ctx.settings.zone
-    send = send_request(params)
+    send = send_request(params, principal.region)
     key = idempotency_key(request, params)
     if key is None:
         outcome = await messages.send(ctx, account_id, send)

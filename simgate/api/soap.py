@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from simgate.api import bodies, soapxml
 from simgate.api.params import Params, read_body
-from simgate.api.routing import authenticate, context
+from simgate.api.routing import caller, context
 from simgate.api.sms import send_request
 from simgate.domain.errors import InvalidParameter
 from simgate.services import messages
@@ -40,8 +40,10 @@ async def call(request: Request) -> Response:
     if envelope.operation != "sendSms":
         raise InvalidParameter(f"Unknown SOAP operation {envelope.operation[:40]!r}.")
     params = Params(envelope.arguments)
-    account_id = await authenticate(request, params)
-    outcome = await messages.send(ctx, account_id, send_request(params, source="soap"))
+    principal = await caller(request, params)
+    outcome = await messages.send(
+        ctx, principal.account_id, send_request(params, principal.region, source="soap")
+    )
     result = bodies.send_result(outcome, ctx.settings.zone)["result"]
     return Response(soapxml.send_sms_response(result), media_type=XML)
 

@@ -8,6 +8,7 @@ code) live on the class and a handler needs no lookup table::
     ├── MissingApiKey                 missing_apikey        400
     ├── MissingParameter              missing_parameter     400
     ├── InvalidParameter              invalid_parameter     400
+    │   └── UnknownRegion             unknown_region        400
     ├── PayloadTooLarge               payload_too_large     413
     ├── InvalidApiKey                 invalid_apikey        403
     ├── ApiExpired                    api_expired           403
@@ -45,6 +46,7 @@ __all__ = [
     "SimgateError",
     "StateConflict",
     "StoreUnavailable",
+    "UnknownRegion",
     "UnsupportedGrantType",
     "invalid",
     "missing",
@@ -95,6 +97,18 @@ class InvalidParameter(SimgateError):
     code = "invalid_parameter"
     status = 400
     default_message = "Invalid parameter"
+
+
+class UnknownRegion(InvalidParameter):
+    """A region code phone numbers are not known for (``account region ZZ``): refused, since
+    with it every number written without + would be unreadable."""
+
+    code = "unknown_region"
+    status = 400
+    default_message = "Unknown region"
+
+    def __init__(self, message: str | None = None, **extra: object) -> None:
+        super().__init__(message, **{"parameter": "region", **extra})
 
 
 class PayloadTooLarge(SimgateError):

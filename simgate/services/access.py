@@ -12,6 +12,12 @@ built to cost almost nothing per request:
   for one query per interval instead of one per request. Expiry is checked on every request
   against the remembered expiry time, so an expired key is refused the moment it expires,
   cached or not. Refused credentials are never remembered.
+- A principal carries its account's region (read with the credential, in the same query), so
+  reading a number costs nothing more. Changing an account's settings publishes
+  ``ACCOUNT_CHANGED`` and this process forgets the account's entries; a change made by another
+  process moves ``accounts.changed_ms``, part of the summary the watcher reads: it drops the
+  cache and publishes ``ACCOUNT_CHANGED`` here for each account changed, so every other
+  per-process cache of account settings (regions, routing policy) follows too.
 - "Last used" times are noted in memory and written in one batch statement at most every
   ``last_used_flush_seconds``, instead of one write per request.
 """
@@ -29,6 +35,7 @@ from simgate import bus
 from simgate.context import Context
 from simgate.domain.errors import ApiExpired, InvalidApiKey
 from simgate.services import credentials
+from simgate.store import accounts as account_store
 from simgate.store import keys as key_store
 from simgate.store import oauth as oauth_store
 
@@ -49,6 +56,8 @@ class Principal:
     #: (all tokens of one OAuth client share its limit, so minting tokens does not raise it).
     credential: str
     expires_ms: int | None
+    #: Where the account's numbers without + are read: its own region, else the server's.
+    region: str
 
 
 @dataclass(frozen=True)
@@ -69,18 +78,24 @@ class Authenticator:
         self._flusher: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._mark: tuple[object, ...] | None = None
-        self._unsubscribe = ctx.bus.subscribe(bus.CREDENTIALS_REVOKED, self._forget_account)
+        self._unsubscribers = [
+            ctx.bus.subscribe(bus.CREDENTIALS_REVOKED, self._forget_account),
+            ctx.bus.subscribe(bus.ACCOUNT_CHANGED, self._forget_account),
+        ]
 
     def start(self) -> None:
         """Start writing "last used" times in the background (call on the server's loop)."""
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_forever(), name="last-used-flusher")
-        if self._watcher is None and self._ttl > 0:
+        # Also without a cache: the watcher tells this process about other processes' account
+        # changes.
+        if self._watcher is None:
             self._watcher = asyncio.create_task(self._watch_forever(), name="revocation-watcher")
 
     async def close(self) -> None:
         """Stop the background writer and write what is still pending."""
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -129,6 +144,7 @@ class Authenticator:
                 account_id=int(token["account_id"]),
                 credential=f"oauth:{token['client_ref']}",
                 expires_ms=int(token["expires_ms"]),
+                region=self._ctx.regions.effective(token["region"]),
             )
         async with self._ctx.db.connect() as conn:
             row = await key_store.key_by_digest(conn, candidate)
@@ -141,6 +157,7 @@ class Authenticator:
             account_id=int(row["account_id"]),
             credential=f"key:{row['id']}",
             expires_ms=None if expires is None else int(expires),
+            region=self._ctx.regions.effective(row["region"]),
         )
 
     def _forget_account(self, payload: str) -> None:
@@ -159,13 +176,22 @@ class Authenticator:
             await oauth_store.touch_clients(conn, clients_used)
 
     async def check_revocations(self) -> bool:
-        """Drop the cache if keys or clients changed since the last look; whether it did."""
+        """Drop the cache if keys, clients or account settings changed since the last look
+        (whether it did); announce the accounts whose settings changed on this process's bus."""
         async with self._ctx.db.connect() as conn:
             mark = await key_store.credentials_mark(conn)
-        changed = self._mark is not None and mark != self._mark
+            previous = self._mark
+            accounts_changed = (
+                await account_store.changed_since(conn, _changed_ms(previous))
+                if previous is not None and mark[-1] != previous[-1]
+                else []
+            )
+        changed = previous is not None and mark != previous
         self._mark = mark
         if changed:
             self._cache.clear()
+        for account_id in accounts_changed:
+            self._ctx.bus.publish(bus.ACCOUNT_CHANGED, str(account_id))
         return changed
 
     async def _watch_forever(self) -> None:
@@ -183,3 +209,12 @@ class Authenticator:
                 await self.flush()
             except Exception:  # a database hiccup must not end the writer; next round retries
                 log.exception("last_used_flush_failed")
+
+
+def _changed_ms(mark: tuple[object, ...]) -> int | None:
+    """The latest ``accounts.changed_ms`` in a mark (None: no account was ever changed).
+
+    Accounts changed *at or after* it are announced: one changed in the same millisecond as
+    the last one seen is not missed (announcing one twice costs a cache miss)."""
+    value = mark[-1]
+    return None if value is None else int(str(value))

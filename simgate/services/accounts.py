@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import phonenumbers
+
 from simgate import bus
 from simgate.context import Context
-from simgate.domain.errors import InvalidParameter
+from simgate.domain.errors import InvalidParameter, UnknownRegion
 from simgate.domain.routing import Policy
 from simgate.services import credentials
 from simgate.store import accounts as account_store
@@ -78,9 +80,46 @@ async def set_routing_policy(ctx: Context, email: str, policy: str) -> str:
         account = await account_store.by_email(conn, email.strip().lower())
         if account is None:
             raise InvalidParameter(f"No account with e-mail {email}.", parameter="account")
-        await account_store.set_routing_policy(conn, int(account["id"]), chosen.value)
+        await account_store.set_routing_policy(conn, int(account["id"]), chosen.value, ctx.clock())
     ctx.bus.publish(bus.ACCOUNT_CHANGED, str(account["id"]))
     return chosen.value
+
+
+def checked_region(region: str) -> str:
+    """``region`` as an upper-case ISO 3166 alpha-2 code phonenumbers knows, or
+    ``UnknownRegion``: a typo must not silently make every national number unreadable."""
+    code = region.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise UnknownRegion(
+            f"Unknown region {region.strip()!r}: use an ISO 3166 alpha-2 code phone numbers "
+            "are known for, e.g. BE, FR, US, GB."
+        )
+    return code
+
+
+async def set_region(ctx: Context, email: str, region: str | None) -> str | None:
+    """Set where the account's numbers without + are read (None: back to the server's default).
+
+    Returns the region now stored. Every process sees it at once: this one through the bus,
+    the others through ``accounts.changed_ms``, which their credential watcher polls.
+    """
+    code = None if region is None else checked_region(region)
+    async with ctx.db.begin() as conn:
+        account = await account_store.by_email(conn, email.strip().lower())
+        if account is None:
+            raise InvalidParameter(f"No account with e-mail {email}.", parameter="account")
+        await account_store.set_region(conn, int(account["id"]), code, ctx.clock())
+    ctx.bus.publish(bus.ACCOUNT_CHANGED, str(account["id"]))
+    return code
+
+
+async def region_of_email(ctx: Context, email: str) -> str | None:
+    """The account's own region (None: the server's default applies)."""
+    async with ctx.db.connect() as conn:
+        account = await account_store.by_email(conn, email.strip().lower())
+    if account is None:
+        raise InvalidParameter(f"No account with e-mail {email}.", parameter="account")
+    return None if account["region"] is None else str(account["region"])
 
 
 @dataclass(frozen=True)
@@ -92,6 +131,8 @@ class AccountSummary:
     created_ms: int
     routing_policy: str
     devices: int
+    #: The account's own region; None: it reads numbers in the server's default region.
+    region: str | None = None
 
 
 async def list_accounts(ctx: Context) -> list[AccountSummary]:
@@ -105,6 +146,7 @@ async def list_accounts(ctx: Context) -> list[AccountSummary]:
             created_ms=int(row["created_ms"]),
             routing_policy=str(row["routing_policy"]),
             devices=int(row["devices"]),
+            region=row["region"],
         )
         for row in rows
     ]

@@ -120,18 +120,21 @@ def _timeline(
 
 
 async def list_conversations(
-    ctx: Context, account_id: int, query: ConversationQuery
+    ctx: Context, account_id: int, query: ConversationQuery, *, region: str | None = None
 ) -> list[Conversation]:
     """The account's conversations as the query selects them (see the module docstring).
 
     With a number, only that number's conversation (or none, when it has no SMS on the origin
     side in the range); without one, the ``limit`` latest (or, ascending, oldest) conversations.
-    Date limits apply to the numbers chosen and to the messages shown alike.
+    Date limits apply to the numbers chosen and to the messages shown alike. The number is
+    read in ``region`` (the account's; None: the server's default).
     """
     zone = ctx.settings.zone
     start, end = _range(query, zone)
     number = (
-        None if query.number is None else sender_number(query.number, ctx.settings.default_region)
+        None
+        if query.number is None
+        else sender_number(query.number, region or ctx.settings.default_region)
     )
     keep = query.resume_lines or MAX_MESSAGES
     async with ctx.db.connect() as conn:

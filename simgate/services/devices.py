@@ -387,8 +387,11 @@ class DeviceUpdated:
     pacing: Pacing = Pacing()
 
 
-async def update_device(ctx: Context, account_id: int, change: DeviceChange) -> DeviceUpdated:
-    """Rename a device, set its phone number (normalised to E.164) or its send limits.
+async def update_device(
+    ctx: Context, account_id: int, change: DeviceChange, *, region: str | None = None
+) -> DeviceUpdated:
+    """Rename a device, set its phone number (normalised to E.164, read in ``region``: the
+    account's, looked up when not given) or its send limits.
 
     A SID of another account is reported exactly like an unknown one. New limits reach a
     device connected to this process at once, and one connected elsewhere when it reconnects.
@@ -402,7 +405,7 @@ async def update_device(ctx: Context, account_id: int, change: DeviceChange) -> 
     if change.phone_number is not None:
         try:
             values["phone_number"] = normalize_number(
-                change.phone_number, ctx.settings.default_region
+                change.phone_number, region or await ctx.regions.of(account_id)
             )
         except InvalidParameter as exc:
             raise invalid(

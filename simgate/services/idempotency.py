@@ -55,9 +55,11 @@ def check_key(key: str, parameter: str = "idempotency_key") -> str:
 def request_digest(request: SendRequest) -> str:
     """SHA-256 of the send's parsed parameters: the same request however it was carried
     (query or form, GET or POST, parameters in any order), another one if any value differs."""
-    canonical = json.dumps(
-        dataclasses.asdict(request), sort_keys=True, separators=(",", ":"), ensure_ascii=True
-    )
+    parameters = dataclasses.asdict(request)
+    # Not the client's: the account's region. A retry after it changed is the same request, and
+    # digests stored before regions existed stay valid.
+    parameters.pop("region", None)
+    canonical = json.dumps(parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 

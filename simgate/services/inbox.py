@@ -60,7 +60,7 @@ async def record_received(ctx: Context, device: Device, sms: Inbound) -> Recorde
     without its effect, and a resent frame changes nothing.
     """
     now = ctx.clock()
-    number = sender_number(sms.number, ctx.settings.default_region)
+    number = sender_number(sms.number, await ctx.regions.of(device.account_id))
     row = {
         "guid": guids.new_guid(),
         "account_id": device.account_id,

@@ -50,6 +50,8 @@ class SendRequest:
     #: Send to numbers on the opt-out list too (``force_optout=1``), for messages they still
     #: need (a one-time code, an order they placed).
     force_optout: bool = False
+    #: Where numbers without + are read (the account's region); None: the server's default.
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,9 @@ async def send(
     if len(text) > MAX_MESSAGE_CHARS:
         raise invalid("message", f"at most {MAX_MESSAGE_CHARS} characters")
     recipients = parse_recipients(
-        request.recipients, ctx.settings.default_region, ctx.settings.max_recipients
+        request.recipients,
+        request.region or ctx.settings.default_region,
+        ctx.settings.max_recipients,
     )
     valid = [recipient.e164 for recipient in recipients if recipient.e164 is not None]
     rejected = [recipient for recipient in recipients if not recipient.ok]

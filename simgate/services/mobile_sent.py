@@ -72,7 +72,7 @@ async def record(ctx: Context, device: Device, sms: MobileSent) -> Recorded:
         "account_id": device.account_id,
         "device_id": device.id,
         "device_sid": device.sid,
-        "number": sender_number(sms.number, ctx.settings.default_region),
+        "number": sender_number(sms.number, await ctx.regions.of(device.account_id)),
         "text": sms.text,
         "mobile_date_ms": sms.at_ms,
         "mobile_date_formatted": formatted,
@@ -205,19 +205,20 @@ def _matches(entry: MobileSentEntry, needle: str, zone: tzinfo) -> bool:
 
 
 async def list_from_mobile(
-    ctx: Context, account_id: int, query: FromMobileQuery
+    ctx: Context, account_id: int, query: FromMobileQuery, *, region: str | None = None
 ) -> list[MobileSentEntry]:
     """The account's phone-typed SMS of the last 7 days, filtered, sorted and capped.
 
     ``search`` also looks at ``synchro_time`` as the client sees it (formatted in the configured
     zone), which SQL cannot compare portably, so with ``search`` the rows of the window are
     filtered here, in the requested order, before the cap. A ``sid`` that is not one of this
-    account's devices is a 404, as everywhere else.
+    account's devices is a 404, as everywhere else. ``number`` is read in ``region`` (the
+    account's; None: the server's default).
     """
     now = ctx.clock()
     zone = ctx.settings.zone
     mobile_from, mobile_to = _mobile_range(query, now, zone)
-    exact, part = _number_filters(query.number, ctx.settings.default_region)
+    exact, part = _number_filters(query.number, region or ctx.settings.default_region)
     filters = Filters(
         synchro_from_ms=now - WINDOW_MS,
         mobile_from_ms=mobile_from,

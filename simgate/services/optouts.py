@@ -48,9 +48,10 @@ async def account_of(ctx: Context, email: str) -> int:
     return account_id
 
 
-def _number(ctx: Context, raw: str) -> str:
-    """``raw`` as the inbox stores a sender, so a hand-made entry matches a keyword's."""
-    number = sender_number(raw, ctx.settings.default_region)
+async def _number(ctx: Context, account_id: int, raw: str) -> str:
+    """``raw`` as the inbox stores a sender (read in the account's region), so a hand-made
+    entry matches a keyword's."""
+    number = sender_number(raw, await ctx.regions.of(account_id))
     if not number:
         raise InvalidParameter("The number is empty.", parameter="number")
     return number
@@ -65,7 +66,7 @@ async def list_opt_outs(ctx: Context, account_id: int) -> list[OptOut]:
 
 async def add(ctx: Context, account_id: int, number: str, source: str = "cli") -> OptOutChange:
     """Put a number on the account's list (a number already there stays as it was)."""
-    stored = _number(ctx, number)
+    stored = await _number(ctx, account_id, number)
     async with ctx.db.begin() as conn:
         added = await optout_store.add(
             conn, account_id, stored, source=source, created_ms=ctx.clock()
@@ -75,7 +76,7 @@ async def add(ctx: Context, account_id: int, number: str, source: str = "cli") -
 
 async def remove(ctx: Context, account_id: int, number: str) -> OptOutChange:
     """Take a number off the account's list; ``changed`` is False when it was not on it."""
-    stored = _number(ctx, number)
+    stored = await _number(ctx, account_id, number)
     async with ctx.db.begin() as conn:
         removed = await optout_store.remove(conn, account_id, stored)
     return OptOutChange(number=stored, changed=removed)

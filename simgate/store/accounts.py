@@ -37,16 +37,46 @@ async def routing_policy(conn: AsyncConnection, account_id: int) -> str | None:
     return None if value is None else str(value)
 
 
-async def set_routing_policy(conn: AsyncConnection, account_id: int, policy: str) -> bool:
+async def set_routing_policy(
+    conn: AsyncConnection, account_id: int, policy: str, now_ms: int
+) -> bool:
     result = await conn.execute(
-        update(accounts).where(accounts.c.id == account_id).values(routing_policy=policy)
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(routing_policy=policy, changed_ms=now_ms)
     )
     return bool(result.rowcount)
 
 
+async def region(conn: AsyncConnection, account_id: int) -> str | None:
+    """The account's own region; None when it has none (or there is no such account)."""
+    result = await conn.execute(select(accounts.c.region).where(accounts.c.id == account_id))
+    value = result.scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+async def set_region(
+    conn: AsyncConnection, account_id: int, region: str | None, now_ms: int
+) -> bool:
+    """Set (or with None, clear) the account's region, noting the change for other processes."""
+    result = await conn.execute(
+        update(accounts).where(accounts.c.id == account_id).values(region=region, changed_ms=now_ms)
+    )
+    return bool(result.rowcount)
+
+
+async def changed_since(conn: AsyncConnection, since_ms: int | None) -> list[int]:
+    """The accounts whose settings changed at or after ``since_ms`` (None: ever)."""
+    query = select(accounts.c.id).where(accounts.c.changed_ms.is_not(None))
+    if since_ms is not None:
+        query = query.where(accounts.c.changed_ms >= since_ms)
+    result = await conn.execute(query.order_by(accounts.c.id))
+    return [int(value) for value in result.scalars().all()]
+
+
 async def list_all(conn: AsyncConnection) -> list[RowMapping]:
-    """Every account (an operator's listing: id, e-mail, creation, policy), oldest first, with
-    its number of devices."""
+    """Every account (an operator's listing: id, e-mail, creation, policy, region), oldest first,
+    with its number of devices."""
     paired = (
         select(func.count())
         .select_from(devices)
@@ -59,6 +89,7 @@ async def list_all(conn: AsyncConnection) -> list[RowMapping]:
             accounts.c.email,
             accounts.c.created_ms,
             accounts.c.routing_policy,
+            accounts.c.region,
             paired.label("devices"),
         ).order_by(accounts.c.id)
     )

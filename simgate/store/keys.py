@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from simgate.store.tables import api_keys, oauth_clients
+from simgate.store.tables import accounts, api_keys, oauth_clients
 
 
 async def add_key(
@@ -37,6 +37,7 @@ async def add_key(
 
 
 async def key_by_digest(conn: AsyncConnection, digest: str) -> RowMapping | None:
+    """The key with this digest, with its account's region (read with the key, for free)."""
     result = await conn.execute(
         select(
             api_keys.c.id,
@@ -44,7 +45,10 @@ async def key_by_digest(conn: AsyncConnection, digest: str) -> RowMapping | None
             api_keys.c.digest,
             api_keys.c.expires_ms,
             api_keys.c.revoked_ms,
-        ).where(api_keys.c.digest == digest)
+            accounts.c.region,
+        )
+        .join(accounts, accounts.c.id == api_keys.c.account_id)
+        .where(api_keys.c.digest == digest)
     )
     return result.mappings().first()
 
@@ -117,14 +121,17 @@ async def touch_keys(conn: AsyncConnection, used: Mapping[int, int]) -> None:
 
 
 async def credentials_mark(conn: AsyncConnection) -> tuple[object, ...]:
-    """A value that changes whenever a key or an OAuth client is added, revoked or deleted,
-    by any process: what a process compares to drop its cache of checked credentials."""
+    """A value that changes whenever a key or an OAuth client is added, revoked or deleted, or
+    an account's settings change, by any process: what a process compares to drop its cache of
+    checked credentials (which carry the account's region). The last item is the latest
+    ``accounts.changed_ms``."""
     result = await conn.execute(
         select(
             select(func.count()).select_from(api_keys).scalar_subquery(),
             select(func.max(api_keys.c.revoked_ms)).scalar_subquery(),
             select(func.count()).select_from(oauth_clients).scalar_subquery(),
             select(func.max(oauth_clients.c.revoked_ms)).scalar_subquery(),
+            select(func.max(accounts.c.changed_ms)).scalar_subquery(),
         )
     )
     return tuple(result.one())

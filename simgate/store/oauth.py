@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from simgate.store.tables import oauth_clients, oauth_tokens
+from simgate.store.tables import accounts, oauth_clients, oauth_tokens
 
 
 async def add_client(
@@ -110,7 +110,8 @@ async def add_token(
 
 
 async def token_by_digest(conn: AsyncConnection, digest: str) -> RowMapping | None:
-    """The token and whether its client is revoked (a revoked client's tokens are dead)."""
+    """The token, whether its client is revoked (a revoked client's tokens are dead) and its
+    account's region."""
     result = await conn.execute(
         select(
             oauth_tokens.c.client_ref,
@@ -118,8 +119,10 @@ async def token_by_digest(conn: AsyncConnection, digest: str) -> RowMapping | No
             oauth_tokens.c.digest,
             oauth_tokens.c.expires_ms,
             oauth_clients.c.revoked_ms,
+            accounts.c.region,
         )
         .join(oauth_clients, oauth_clients.c.id == oauth_tokens.c.client_ref)
+        .join(accounts, accounts.c.id == oauth_tokens.c.account_id)
         .where(oauth_tokens.c.digest == digest)
     )
     return result.mappings().first()

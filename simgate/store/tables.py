@@ -39,6 +39,12 @@ accounts = Table(
     Column("created_ms", BigInteger, nullable=False),
     # How the dispatcher picks among the account's devices: round_robin, least_loaded, sticky.
     Column("routing_policy", String(16), nullable=False, server_default="round_robin"),
+    # Where the account's numbers without + are read (ISO 3166 alpha-2); NULL: the server's
+    # SIMGATE_DEFAULT_REGION.
+    Column("region", String(2), nullable=True),
+    # When an operator last changed the account's settings (region, routing policy): what
+    # every server process watches to refresh what it caches about accounts.
+    Column("changed_ms", BigInteger, nullable=True),
 )
 
 api_keys = Table(

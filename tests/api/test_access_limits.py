@@ -3,6 +3,7 @@ authentications; the client address through trusted proxies only."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import httpx
@@ -27,12 +28,18 @@ class TestFailedAuthentication:
         account = live.create_account()
         attacker, user = from_address("203.0.113.7"), from_address("198.51.100.20")
         with live.client() as http:
+            started = time.monotonic()
             statuses = [
                 http.get("/sendsms/", params={"apikey": f"{n:048x}"}, headers=attacker).status_code
                 for n in range(60)
             ]
+            # 20 a minute: one more try every 3 s. On a busy machine the 60 requests may take
+            # that long, so a refilled try may be answered 403 once more, never more often.
+            refills = int((time.monotonic() - started) / 3)
             assert statuses[:20] == [403] * 20
-            assert set(statuses[20:]) == {429}
+            assert statuses[20:].count(403) <= refills
+            assert set(statuses[20:]) <= {403, 429}
+            assert statuses[-1] == 429
             limited = http.get("/getsms/", params={"apikey": "f" * 48}, headers=attacker)
             body = refused(limited, 429, "rate_limited")
             assert int(limited.headers["Retry-After"]) >= 1

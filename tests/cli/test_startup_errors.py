@@ -42,6 +42,7 @@ class TestBadSettings:
             ("SIMGATE_TIMEZONE", "Mars/Olympus"),
             ("SIMGATE_MAX_RECIPIENTS", "0"),
             ("SIMGATE_TRUSTED_PROXIES", "not-an-address"),
+            ("SIMGATE_DEFAULT_REGION", "ZZ"),
         ],
     )
     def test_an_invalid_setting_is_named_with_exit_status_2(

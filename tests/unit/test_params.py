@@ -171,7 +171,7 @@ class TestSendingParsers:
     @example(Params({"recipients": "+32470000000", "message": "hi", "schedule_timestamp": "--5"}))
     @example(Params({"recipients": "+32470000000", "message": "hi", "schedule_timestamp": "²"}))
     def test_send_request(self, params: Params) -> None:
-        value_or_400(lambda: sms.send_request(params))
+        value_or_400(lambda: sms.send_request(params, "BE"))
 
     @given(params_of(["sendsms", "sendwa", "waonly"]))
     def test_channel_of(self, params: Params) -> None:
@@ -262,4 +262,4 @@ class TestGatewayParsers:
 def test_every_parser_reads_only_a_mapping() -> None:
     """The parsers are pure: Params over a plain dict is all they need (no request, no server)."""
     plain: Mapping[str, str] = {"recipients": "+32470000000", "message": "hi"}
-    assert sms.send_request(Params(plain)).message == "hi"
+    assert sms.send_request(Params(plain), "BE").message == "hi"

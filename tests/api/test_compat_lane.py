@@ -1,0 +1,84 @@
+"""Every compatible endpoint is served by the short lane (``simgate.api.lane``) exactly as the
+router would serve it: both spellings of the path, GET and POST, the documented error shape, the
+access log's and metrics' route label; other methods still get the router's 405."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+
+from simgate.api.lane import CompatLane
+from simgate.app import create_app
+from tests.conftest import make_settings
+from tests.support.server import LiveServer
+
+
+def new_app() -> FastAPI:
+    return create_app(make_settings("sqlite+aiosqlite:///:memory:", "http://127.0.0.1"))
+
+
+def compat_paths() -> list[str]:
+    """The documented authenticated GET-and-POST paths, from the server's OpenAPI document."""
+    schema = new_app().openapi()
+    return sorted(
+        path
+        for path, item in schema["paths"].items()
+        if {"get", "post"} <= set(item) and all("security" in item[m] for m in ("get", "post"))
+    )
+
+
+def test_the_lane_serves_every_documented_compatible_path_in_both_spellings() -> None:
+    app = new_app()
+    layer = app.build_middleware_stack()
+    while not isinstance(layer, CompatLane):
+        layer = layer.app  # type: ignore[attr-defined]
+    paths = compat_paths()
+    assert len(paths) >= 10
+    wanted = {
+        (spelling, method)
+        for path in paths
+        for spelling in (path, path.rstrip("/"))
+        for method in ("GET", "POST")
+    }
+    assert wanted - layer.served == set()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_each_spelling_answers_the_documented_missing_key_error(
+    shared_servers: Callable[..., LiveServer], method: str
+) -> None:
+    with shared_servers().client() as http:
+        for path in compat_paths():
+            for spelling in (path, path.rstrip("/")):
+                response = http.request(method, spelling)
+                assert response.status_code == 400, (spelling, response.text)
+                body = response.json()
+                assert body["success"] is False
+                assert body["error"] == "missing_apikey", (spelling, body)
+                if spelling.rstrip("/") == "/sendsms":
+                    assert body["result"] == {"error": "missing_apikey", "sent": "0"}
+
+
+def test_other_methods_still_get_the_json_405(shared_servers: Callable[..., LiveServer]) -> None:
+    with shared_servers().client() as http:
+        response = http.put("/sendsms/")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+
+
+def test_metrics_label_lane_requests_by_their_route(
+    shared_servers: Callable[..., LiveServer],
+) -> None:
+    with shared_servers().client() as http:
+        http.get("/getsms", params={"apikey": "sk_wrong"})
+        text = http.get("/metrics").text
+    labels = [
+        sample.labels
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "simgate_http_requests_total"
+    ]
+    assert {"method": "GET", "route": "/getsms", "status": "403"} in labels
