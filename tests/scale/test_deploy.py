@@ -1,6 +1,7 @@
 """The multi-host example of ``deploy/``: the compose file says what docs/deployment.md says,
 and its nginx site, run for real in front of two ``simgate serve`` processes on one
-PostgreSQL database, carries phones' WebSockets and API calls to both without sticky sessions.
+PostgreSQL database (the session's, see conftest.py), carries phones' WebSockets and API calls
+to both without sticky sessions.
 
 Docker is not available where the suite runs, so the compose file is checked by reading it; the
 nginx site is checked by nginx itself when nginx is installed (``apt-get install nginx-light``).
@@ -8,8 +9,6 @@ nginx site is checked by nginx itself when nginx is installed (``apt-get install
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -20,10 +19,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.databases import PostgresFactory
+from tests.scale.conftest import Gateway
 from tests.support.devices import RunningAgent
 from tests.support.processes import (
-    Processes,
     free_port,
     make_tenants,
     outbox_lines,
@@ -131,56 +129,43 @@ def test_the_nginx_site_is_valid_for_nginx(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def behind_nginx(postgres_factory: PostgresFactory, tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    """Two servers on one database, nginx with deploy/nginx.conf in front; nginx's URL and the
-    test's processes."""
+def nginx_in_front(gateway: Gateway, tmp_path: Path) -> Iterator[str]:
+    """deploy/nginx.conf run by nginx in front of the session's two servers; its URL."""
     assert NGINX is not None
-    database_url = postgres_factory.new()
-    env = {
-        **os.environ,
-        "SIMGATE_DATABASE_URL": database_url,
-        "SIMGATE_LOG_LEVEL": "info",
-        "SIMGATE_API_RATE_PER_SECOND": "0",
-        "SIMGATE_TRUSTED_PROXIES": "127.0.0.1",
-    }
-    processes = Processes(tmp_path, env)
-    ports = [free_port(), free_port()]
     front = free_port()
+    nginx = subprocess.Popen(
+        [NGINX, "-p", str(tmp_path), "-c", str(site_for(front, gateway.ports, tmp_path))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        for index, port in enumerate(ports, start=1):
-            processes.start(f"simgate{index}", "serve", "--port", str(port))
-        nginx = subprocess.Popen(
-            [NGINX, "-p", str(tmp_path), "-c", str(site_for(front, ports, tmp_path))],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            url = f"http://127.0.0.1:{front}"
-            wait_until(
-                lambda: all(server_up(f"http://127.0.0.1:{port}") for port in ports),
-                30,
-                "both servers answer",
-            )
-            wait_until(lambda: server_up(url), 10, "nginx answers")
-            yield url, (database_url, processes)
-        finally:
-            nginx.terminate()
-            nginx.wait(timeout=10)
+        url = f"http://127.0.0.1:{front}"
+        wait_until(lambda: server_up(url), 10, "nginx answers")
+        yield url
     finally:
-        processes.stop_all()
+        nginx.terminate()
+        nginx.wait(timeout=10)
 
 
 @needs_nginx
 @pytest.mark.postgres
 def test_phones_and_clients_through_nginx_reach_either_process(
-    behind_nginx: tuple[str, Any], tmp_path: Path
+    gateway: Gateway, nginx_in_front: str, tmp_path: Path
 ) -> None:
     """A phone connects through nginx's WebSocket upgrade; API calls through nginx are spread
     over both processes (round robin, no stickiness), and every message reaches the phone
     within a second whichever process accepted it."""
-    url, (database_url, processes) = behind_nginx
-    [tenant] = make_tenants(database_url, [1])
+    url = nginx_in_front
+    [tenant] = make_tenants(gateway.database_url, [1], prefix="nginx")
     outbox = tmp_path / "outbox.jsonl"
+
+    def accepted() -> list[int]:
+        return [
+            gateway.processes.output(name).count("path='/sendsms/' status=200")
+            for name in ("a", "b")
+        ]
+
+    before = accepted()
     agent = RunningAgent(url, tenant.tokens[0], tmp_path / "agent", outbox_file=outbox).start()
     try:
         with httpx.Client(base_url=url, timeout=10) as http:
@@ -197,9 +182,6 @@ def test_phones_and_clients_through_nginx_reach_either_process(
                 )
     finally:
         agent.stop()
-    accepted = [
-        len(re.findall(r"path='/sendsms/' status=200", processes.output(f"simgate{index}")))
-        for index in (1, 2)
-    ]
-    assert sum(accepted) == 8
-    assert min(accepted) >= 2, f"nginx spread the requests as {accepted}"
+    spread = [after - earlier for after, earlier in zip(accepted(), before, strict=True)]
+    assert sum(spread) == 8
+    assert min(spread) >= 2, f"nginx spread the requests as {spread}"
