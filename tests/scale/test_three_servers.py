@@ -59,8 +59,8 @@ CLIENTS = 6
 RATE = 25.0
 #: The p99 of accept → phone asserted (seconds): loose, for a 2-core machine loaded by other
 #: suites beside this one, where a p99 of 1.6 s was seen with every message accepted by the
-#: server its phones are on, i.e. without the bus at all (the benchmark's figures, p99 90 ms
-#: across processes, are in docs/benchmarks.md). On a bus that stays in one process the first
+#: server its phones are on, i.e. without the bus at all (the benchmark's figures, with the
+#: same-process baseline, are in docs/benchmarks.md). On a bus that stays in one process the first
 #: message of each account waits for the safety tick of the server its phones are on (up to
 #: 60 s): the wait for the first burst fails before this bound is even checked.
 P99_BOUND = 3.0
