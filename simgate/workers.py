@@ -19,6 +19,7 @@ The parent is a small supervisor: it restarts a worker that dies (after a short 
 worker that cannot start does not spin), forwards SIGTERM/SIGINT to all of them, waits for
 their graceful shutdown and exits 0. A worker that fails during start-up (the database went
 away after the migration, say) stops everything with status 1: restarting it would fail alike.
+Workers whose supervisor is killed stop by themselves.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ STARTUP_FAILURE: Final = 3
 RESTART_PAUSE: Final = 0.5
 #: Seconds a stopping worker gets for its graceful shutdown before it is killed.
 STOP_GRACE: Final = 30.0
+#: How often a worker checks that its supervisor is still there (seconds).
+ORPHAN_CHECK_SECONDS: Final = 1.0
 
 _spawn = multiprocessing.get_context("spawn")
 # Sockets travel to spawned children as duplicated descriptors.
@@ -59,11 +62,25 @@ def _worker_main(settings: Settings, sock: socket.socket, workers: int) -> None:
     # Out of the terminal's process group: a Ctrl-C reaches the supervisor only, which stops
     # each worker once (a second signal would make a worker skip its graceful shutdown).
     os.setpgrp()
+    _stop_when_orphaned(os.getppid())
     configure_logging(settings.log_level, settings.log_format)
     server = Server(server_config(create_app(settings), settings, workers=workers))
     server.run(sockets=[sock])
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """Stop this worker gracefully if the supervisor dies (``kill -9``): a worker nobody
+    supervises would keep serving the port, unseen, after the supervisor is restarted."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        log.warning("supervisor_gone", supervisor_pid=parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
 @dataclass

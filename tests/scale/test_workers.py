@@ -3,6 +3,7 @@ replaced; SIGTERM stops them all cleanly; SQLite is refused before anything star
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -129,3 +130,42 @@ def test_workers_share_the_port_replace_a_killed_one_and_stop_on_sigterm(
         if agent is not None:
             agent.stop()
         processes.stop_all()
+
+
+@pytest.mark.postgres
+def test_workers_of_a_killed_supervisor_stop_and_free_the_port(
+    postgres_factory: PostgresFactory, tmp_path: Path
+) -> None:
+    """``kill -9`` of the supervisor leaves no worker serving the port unseen: each notices
+    and shuts down gracefully, so a restarted ``simgate serve`` can bind the port again."""
+    database_url = postgres_factory.new()
+    env = {**os.environ, "SIMGATE_DATABASE_URL": database_url, "SIMGATE_LOG_LEVEL": "info"}
+    processes = Processes(tmp_path, env)
+    port = free_port()
+    workers: list[int] = []
+    try:
+        supervisor = processes.start("serve", "serve", "--workers", "2", "--port", str(port))
+        wait_until(lambda: _PIDS.search(processes.output("serve")), 30, "workers started")
+        match = _PIDS.search(processes.output("serve"))
+        assert match is not None
+        workers = [int(pid) for pid in match.groups()]
+        wait_until(lambda: all(listener_pids(database_url, pid) for pid in workers), 30, "buses")
+        supervisor.kill()
+        supervisor.wait(timeout=10)
+        wait_until(
+            lambda: not any(listener_pids(database_url, pid) for pid in workers),
+            15,
+            "the orphaned workers stopped",
+        )
+        assert "supervisor_gone" in processes.output("serve")
+        wait_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers),
+            15,
+            "the orphaned workers exited",
+        )
+        wait_until(lambda: not server_up(f"http://127.0.0.1:{port}"), 10, "the port is free")
+    finally:
+        processes.stop_all()
+        for pid in workers:  # should the test fail midway: no worker outlives it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
