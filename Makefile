@@ -4,7 +4,8 @@
 #                 API key printed, server and a simulated phone on http://$(HOST):$(PORT))
 #   make test     install, start PostgreSQL, install Debian's chromium, lint, then pytest
 #   make lint     ruff on simgate/ tests/ benchmarks/, mypy --strict on simgate/
-#   make assets   Swagger UI and ReDoc from npm (package-lock.json) into simgate/web/static/vendor/
+#   make assets   Swagger UI, ReDoc and htmx (the dashboard) from npm (package-lock.json) into
+#                 simgate/web/static/vendor/
 #   make dist     sdist and wheel into dist/ (assets included: /docs works offline)
 #   make bench    run every benchmarks/*.py (each prints JSON)
 #   make clean    caches and build output; `make distclean` also removes .venv
@@ -56,17 +57,20 @@ install: $(STAMP) $(ASSETS_STAMP)
 
 assets: $(ASSETS_STAMP)
 
-# The API docs pages (/docs, /redoc) load these from simgate itself, never from a CDN. Third-party
-# code is a dependency, not copied into git: npm installs the locked versions, and only the files
-# the pages load (and their licences) are copied into the git-ignored vendor folder.
+# The API docs pages (/docs, /redoc) and the dashboard load these from simgate itself, never
+# from a CDN. Third-party code is a dependency, not copied into git: npm installs the locked
+# versions, and only the files the pages load (and their licences) are copied into the
+# git-ignored vendor folder. axe-core (a devDependency) stays in node_modules: only the tests
+# inject it into pages.
 $(ASSETS_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "make assets: npm is needed (apt-get install npm)" >&2; exit 1; }
-	@echo "npm ci (Swagger UI, ReDoc)"
+	@echo "npm ci (Swagger UI, ReDoc, htmx; axe-core for the tests)"
 	@npm ci --ignore-scripts --no-audit --no-fund --omit=peer --loglevel=error
-	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)/swagger-ui $(VENDOR)/redoc
+	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)/swagger-ui $(VENDOR)/redoc $(VENDOR)/htmx
 	@cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} $(VENDOR)/swagger-ui/
 	@cp node_modules/redoc/bundles/{redoc.standalone.js,redoc.standalone.js.LICENSE.txt} $(VENDOR)/redoc/
 	@cp node_modules/redoc/LICENSE $(VENDOR)/redoc/LICENSE
+	@cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE $(VENDOR)/htmx/
 	@touch $@
 
 # Reinstall only when pyproject.toml changed since the last successful install. -qq keeps

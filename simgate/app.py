@@ -35,6 +35,7 @@ from simgate.pgbus import PgBus, new_bus
 from simgate.services.access import Authenticator
 from simgate.store.database import Database
 from simgate.store.migrate import upgrade_async
+from simgate.web import app as dashboard
 from simgate.webhooks.worker import DeliveryWorker, new_client
 
 
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     # Outside the error handling and the lane, so it sees the status every answer really had.
     app.add_middleware(RequestObserver, access_log=settings.access_log)
     docs.install(app)
+    dashboard.install(app, ctx, app.state.guard)
     app.router.routes.append(device_route(ctx, dispatcher))
     app.router.routes.extend(poll_routes)
     return app

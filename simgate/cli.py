@@ -398,9 +398,14 @@ def demo(
         check_port_free(settings.host, settings.port)
     configure_logging(settings.log_level, settings.log_format)
 
+    # A fresh dashboard password each run too, printed below (the old one is not stored).
+    password = secrets.token_urlsafe(12)
+
     async def prepare(ctx: Context) -> tuple[str, str]:
         if await accounts.account_id_by_email(ctx, DEMO_EMAIL) is None:
-            await accounts.create_account(ctx, DEMO_EMAIL, secrets.token_urlsafe(16))
+            await accounts.create_account(ctx, DEMO_EMAIL, password)
+        else:
+            await accounts.set_password(ctx, DEMO_EMAIL, password)
         # A fresh key each run: stored keys are hashed, so an old one cannot be shown again.
         key = await accounts.issue_key(ctx, DEMO_EMAIL, "demo", replace=True)
         account_id = await accounts.account_id_by_email(ctx, DEMO_EMAIL)
@@ -420,6 +425,7 @@ def demo(
         f"\nsimgate demo on {base}\n"
         f"  account:  {DEMO_EMAIL}\n"
         f"  API key:  {api_key}\n"
+        f"  dashboard: {base}/dashboard/ (sign in as {DEMO_EMAIL}, password {password})\n"
         f"  a simulated phone connects and 'sends' every message.\n\n"
         f"Try:\n"
         f"  curl '{base}/sendsms/?apikey={api_key}&recipients=%2B15551234567&message=Hello'\n"

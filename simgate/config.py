@@ -140,6 +140,17 @@ class Settings(BaseSettings):
     # Webhook POSTs one process has in flight at once.
     webhook_concurrency: int = Field(default=32, ge=1, le=1000)
 
+    # Dashboard sessions end after this many seconds without a page or action (polling fragments
+    # do not count), and in any case this long after signing in.
+    dashboard_idle_seconds: int = Field(default=1800, ge=60, le=7 * 86_400)
+    dashboard_session_max_seconds: int = Field(default=7 * 86_400, ge=300, le=90 * 86_400)
+    # Failed dashboard sign-ins of one client address for one e-mail within 15 minutes: past
+    # ``dashboard_signin_free_failures`` each answer waits ``dashboard_signin_delay_seconds``;
+    # at ``dashboard_signin_max_failures`` the form answers 429 with Retry-After.
+    dashboard_signin_free_failures: int = Field(default=3, ge=0, le=100)
+    dashboard_signin_max_failures: int = Field(default=10, ge=1, le=1000)
+    dashboard_signin_delay_seconds: float = Field(default=1.0, ge=0, le=10)
+
     @field_validator("bus_url")
     @classmethod
     def _postgres_bus(cls, value: str | None) -> str | None:

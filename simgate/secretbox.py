@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Final
@@ -42,6 +43,7 @@ class SecretBox:
         self._key = key
         self._key_file = key_file
         self._fernet: Fernet | None = None
+        self._raw: bytes | None = None
 
     def seal(self, text: str) -> str:
         """``text`` encrypted and authenticated, as URL-safe ASCII."""
@@ -57,10 +59,21 @@ class SecretBox:
                 "(SIMGATE_SECRET_KEY or the key file changed?)."
             ) from exc
 
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (signing cookies, say), derived from the server key:
+        one stored secret serves every use, and no derived key reveals another or the server's.
+        """
+        self._box()
+        if self._raw is None:  # set together with the box
+            raise RuntimeError("the server key is not loaded")
+        return hmac.new(self._raw, b"simgate:" + purpose.encode("utf-8"), hashlib.sha256).digest()
+
     def _box(self) -> Fernet:
         if self._fernet is None:
             raw = self._key if self._key is not None else _read_or_create(self._key_file)
-            self._fernet = Fernet(_fernet_key(raw))
+            key = _fernet_key(raw)
+            self._raw = base64.urlsafe_b64decode(key)
+            self._fernet = Fernet(key)
         return self._fernet
 
 

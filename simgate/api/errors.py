@@ -17,6 +17,7 @@ re-raising: the connection stays usable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -37,6 +38,24 @@ _HTTP_CODES = {
     404: ("not_found", "No such endpoint."),
     405: ("method_not_allowed", "This endpoint answers GET and POST."),
 }
+
+
+#: Renders an error as a page for people (status, code, message, headers) -> response.
+PageRenderer = Callable[[Request, int, str, str, dict[str, str] | None], Response]
+
+
+def serve_pages(app: FastAPI, prefix: str, render: PageRenderer) -> None:
+    """Errors of paths under ``prefix`` are answered by ``render`` (the dashboard's HTML pages)
+    instead of the API's JSON body; statuses and codes stay those mapped here."""
+    app.state.error_pages = (*getattr(app.state, "error_pages", ()), (prefix, render))
+
+
+def _page_renderer(request: Request) -> PageRenderer | None:
+    path = request.url.path
+    for prefix, render in getattr(request.app.state, "error_pages", ()):
+        if path == prefix or path.startswith(prefix + "/"):
+            return render  # type: ignore[no-any-return]
+    return None
 
 
 def error_body(request: Request, code: str, message: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +97,9 @@ def error_response(request: Request, exc: SimgateError) -> Response:
     if isinstance(exc, OAuthError):
         return oauth_error(exc)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    render = _page_renderer(request)
+    if render is not None:
+        return render(request, exc.status, exc.code, exc.message, headers)
     if _is_soap(request):
         return soap_fault(exc.status, exc.message, exc.code, headers)
     return JsonResponse(
@@ -97,6 +119,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):  # registered for HTTPException only
         return _unexpected(request, exc)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
+    render = _page_renderer(request)
+    if render is not None:
+        return render(request, exc.status_code, code, message, getattr(exc, "headers", None))
     return JsonResponse(
         error_body(request, code, message, {}),
         status_code=exc.status_code,
@@ -105,6 +130,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
+    render = _page_renderer(request)
+    if render is not None:
+        return render(request, 400, "invalid_parameter", "The form is not complete.", None)
     return JsonResponse(
         error_body(request, "invalid_parameter", "The request parameters are not valid.", {}),
         status_code=400,

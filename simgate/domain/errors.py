@@ -22,6 +22,8 @@ code) live on the class and a handler needs no lookup table::
     │   └── UnsupportedGrantType      unsupported_grant_type 400
     ├── StoreUnavailable              unavailable           503
     ├── DeviceAuthError               invalid_device_token  403
+    ├── SignInRequired                sign_in_required      401  (dashboard: to the sign-in page)
+    ├── CsrfRejected                  csrf_rejected         403
     └── SecretUnreadable              secret_unreadable     500
 """
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 __all__ = [
     "ApiExpired",
+    "CsrfRejected",
     "DeviceAuthError",
     "IdempotencyKeyReused",
     "IllegalTransition",
@@ -43,6 +46,7 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "SecretUnreadable",
+    "SignInRequired",
     "SimgateError",
     "StateConflict",
     "StoreUnavailable",
@@ -247,6 +251,33 @@ class DeviceAuthError(SimgateError):
     code = "invalid_device_token"
     status = 403
     default_message = "Invalid device token"
+
+
+class SignInRequired(SimgateError):
+    """A dashboard page asked without a valid session (none, expired, or signed out).
+
+    The dashboard answers it with a redirect to its sign-in page; ``next`` is where to return.
+    """
+
+    code = "sign_in_required"
+    status = 401
+    default_message = "Sign in to continue"
+
+    def __init__(self, message: str | None = None, *, next_url: str = "", **extra: object) -> None:
+        super().__init__(message, **extra)
+        self.next_url: str = next_url
+
+
+class CsrfRejected(SimgateError):
+    """A state-changing dashboard request without the session's anti-forgery token.
+
+    A page of another site can make the browser POST here with the user's cookie; only our own
+    pages know the token, so a request without it is refused whatever it asks.
+    """
+
+    code = "csrf_rejected"
+    status = 403
+    default_message = "The form is out of date or did not come from this dashboard; reload it."
 
 
 class SecretUnreadable(SimgateError):

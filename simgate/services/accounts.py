@@ -8,10 +8,11 @@ import phonenumbers
 
 from simgate import bus
 from simgate.context import Context
-from simgate.domain.errors import InvalidParameter, UnknownRegion
+from simgate.domain.errors import InvalidParameter, NotFound, UnknownRegion
 from simgate.domain.routing import Policy
 from simgate.services import credentials
 from simgate.store import accounts as account_store
+from simgate.store import dashboard_sessions as session_store
 from simgate.store import keys as key_store
 
 MAX_EMAIL_LENGTH = 320  # RFC 5321's limit for a forward path
@@ -24,17 +25,42 @@ class NewAccount:
     api_key: str
 
 
+def check_password_rules(password: str, parameter: str = "password") -> None:
+    """``InvalidParameter`` for a password too short to keep an account safe."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidParameter("The password needs at least 8 characters.", parameter=parameter)
+
+
 async def create_account(ctx: Context, email: str, password: str) -> NewAccount:
     """Create an account with its first API key; the key is returned in clear only here."""
+    return await _create(ctx, email, password, first=False)
+
+
+async def create_first_account(ctx: Context, email: str, password: str) -> NewAccount:
+    """The dashboard's first-run setup: create the account only if the server has none yet,
+    else ``NotFound`` (the setup page no longer exists once someone owns the server)."""
+    return await _create(ctx, email, password, first=True)
+
+
+async def setup_open(ctx: Context) -> bool:
+    """Whether the server has no account yet (first-run setup is allowed)."""
+    async with ctx.db.connect() as conn:
+        return not await account_store.any_exists(conn)
+
+
+async def _create(ctx: Context, email: str, password: str, *, first: bool) -> NewAccount:
     email = email.strip().lower()
     if "@" not in email or len(email) > MAX_EMAIL_LENGTH:
         raise InvalidParameter(f"Invalid e-mail address: {email!r}", parameter="email")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidParameter("The password needs at least 8 characters.", parameter="password")
+    check_password_rules(password)
     password_hash = await credentials.hash_password(password, ctx.settings.password_hash_cost)
     key = credentials.new_api_key()
     now = ctx.clock()
     async with ctx.db.begin() as conn:
+        if first:
+            await account_store.lock_for_first(conn)
+            if await account_store.any_exists(conn):
+                raise NotFound("This server already has an account: sign in instead.")
         account_id = await account_store.create(conn, email, password_hash, now)
         await key_store.add_key(
             conn, account_id, prefix=key.prefix, digest=key.digest, label="default", now_ms=now
@@ -59,6 +85,19 @@ async def issue_key(ctx: Context, email: str, label: str, *, replace: bool = Fal
     if revoked:
         ctx.bus.publish(bus.CREDENTIALS_REVOKED, str(account["id"]))
     return key.value
+
+
+async def set_password(ctx: Context, email: str, password: str) -> None:
+    """Give an account a new dashboard password (an operator's reset, ``simgate demo``); every
+    dashboard session of the account ends."""
+    check_password_rules(password)
+    password_hash = await credentials.hash_password(password, ctx.settings.password_hash_cost)
+    async with ctx.db.begin() as conn:
+        account = await account_store.by_email(conn, email.strip().lower())
+        if account is None:
+            raise InvalidParameter(f"No account with e-mail {email}.", parameter="email")
+        await account_store.set_password_hash(conn, int(account["id"]), password_hash)
+        await session_store.remove_others(conn, int(account["id"]), keep_digest="")
 
 
 async def account_id_by_email(ctx: Context, email: str) -> int | None:

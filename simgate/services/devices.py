@@ -331,13 +331,19 @@ def _matches(mobile: DeviceView, needle: str, zone: ZoneInfo) -> bool:
 
 
 async def list_devices(
-    ctx: Context, account_id: int, query: DeviceQuery, presence: Presence
+    ctx: Context,
+    account_id: int,
+    query: DeviceQuery,
+    presence: Presence,
+    *,
+    traffic: bool = True,
 ) -> DeviceList:
     """The account's devices, oldest first, with presence and today's sent/received counts.
 
     ``today`` starts at midnight in ``settings.timezone``. Sent counts the messages the device
     reported sent; received counts the SMS it received (by the phone's time of receipt). Three
-    queries in all: the devices, and one grouped count each.
+    queries in all: the devices, and one grouped count each; without ``traffic`` (a picker, a
+    count of phones online) only the first, and the counts are 0.
     """
     now = ctx.clock()
     zone = ctx.settings.zone
@@ -346,8 +352,11 @@ async def list_devices(
     here = {connection.device_id for connection in presence.connected(account_id)}
     async with ctx.db.connect() as conn:
         rows = await device_store.list_for_account(conn, account_id)
-        sent = await device_store.sent_counts_since(conn, account_id, since)
-        received = await device_store.received_counts_since(conn, account_id, since)
+        sent: dict[int, int] = {}
+        received: dict[int, int] = {}
+        if traffic:
+            sent = await device_store.sent_counts_since(conn, account_id, since)
+            received = await device_store.received_counts_since(conn, account_id, since)
     mobiles = []
     for row in rows:
         beat = ctx.heartbeats.pending(int(row["id"]))

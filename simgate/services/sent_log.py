@@ -6,6 +6,7 @@ this module only reads their log and deletes from it by the client's selector.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -99,3 +100,13 @@ async def delete_logged(ctx: Context, account_id: int, query: DeleteQuery) -> De
     if query.guid is not None and not sent and not received:
         raise NotFound(f"No message with GUID {query.guid} in this account.")
     return Deleted(sent=len(sent), received=received)
+
+
+async def messages_by_guid(
+    ctx: Context, account_id: int, guids: Sequence[str]
+) -> list[SentMessage]:
+    """The account's messages among ``guids``, newest first: another account's GUID is simply
+    not there, exactly like an unknown one."""
+    async with ctx.db.connect() as conn:
+        rows = await sent_log_store.by_guids(conn, account_id, guids)
+    return [sent_message(row) for row in rows]

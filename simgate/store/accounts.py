@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -94,3 +94,27 @@ async def list_all(conn: AsyncConnection) -> list[RowMapping]:
         ).order_by(accounts.c.id)
     )
     return list(result.mappings().all())
+
+
+async def by_id(conn: AsyncConnection, account_id: int) -> RowMapping | None:
+    result = await conn.execute(select(accounts).where(accounts.c.id == account_id))
+    return result.mappings().first()
+
+
+async def any_exists(conn: AsyncConnection) -> bool:
+    result = await conn.execute(select(accounts.c.id).limit(1))
+    return result.first() is not None
+
+
+async def lock_for_first(conn: AsyncConnection) -> None:
+    """Serialize first-run setups: on PostgreSQL two setups could otherwise both see no account
+    and both create one. On SQLite, ``Database.begin`` already runs one writing transaction at a
+    time."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("LOCK TABLE accounts IN SHARE ROW EXCLUSIVE MODE"))
+
+
+async def set_password_hash(conn: AsyncConnection, account_id: int, password_hash: str) -> None:
+    await conn.execute(
+        update(accounts).where(accounts.c.id == account_id).values(password_hash=password_hash)
+    )

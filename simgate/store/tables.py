@@ -172,6 +172,14 @@ messages = Table(
     Index("ix_messages_device_dispatched", "device_id", "dispatched_ms"),
     # The dispatcher walks an account's queue in id order: no sort of the whole queue.
     Index("ix_messages_queue", "account_id", "state", "id"),
+    # The dashboard (0008): the Sent list by number (newest first) and by creation date, and
+    # the overview's sent/failed per day (covering: no row is read to count).
+    Index("ix_messages_account_recipient", "account_id", "recipient", "id"),
+    Index("ix_messages_account_created", "account_id", "created_ms"),
+    Index("ix_messages_account_state_created", "account_id", "state", "created_ms"),
+    # Each device's sent-today count (devices page, /gateway/mobile/list/): today's sent rows
+    # only, instead of every sent message of the account.
+    Index("ix_messages_account_state_sent", "account_id", "state", "sent_ms"),
 )
 
 inbox = Table(
@@ -193,6 +201,8 @@ inbox = Table(
     Column("dedup_key", String(120), nullable=False),
     UniqueConstraint("dedup_key", name="uq_inbox_dedup_key"),
     Index("ix_inbox_account_id", "account_id", "id"),
+    # The dashboard's received-per-day and devices' received today (0008).
+    Index("ix_inbox_account_received", "account_id", "received_ms"),
 )
 
 mobile_sent = Table(
@@ -318,4 +328,18 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "state", "next_attempt_ms"),
     Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
     Index("ix_webhook_deliveries_subject", "endpoint_id", "subject", "id"),
+)
+
+# Dashboard sessions: the browser holds a random token (in a signed cookie); only its SHA-256
+# digest is stored, so a copy of the database cannot be used to sign in. Signing out deletes
+# the row; a password change deletes the account's other rows.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    # The last page or action (not polling); past the idle timeout the session is over.
+    Column("last_seen_ms", BigInteger, nullable=False),
+    Index("ix_dashboard_sessions_account", "account_id"),
 )

@@ -62,6 +62,20 @@ def test_demo_prints_a_key_that_sends_through_the_simulated_phone(tmp_path: Path
 
         eventually(lambda: status() == "sent", timeout=30)
         assert (tmp_path / "simgate.db").exists()
+
+        # The printed dashboard password signs in, and the dashboard shows the sent message.
+        found = next(
+            m for line in lines if (m := re.search(r"sign in as (\S+), password (\S+)\)", line))
+        )
+        with httpx.Client(base_url=base) as browser:
+            form = browser.get("/dashboard/login").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+            signed = browser.post(
+                "/dashboard/login",
+                data={"email": found.group(1), "password": found.group(2), "csrf_token": token},
+            )
+            assert signed.status_code == 303
+            assert guid in browser.get("/dashboard/sent").text
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)

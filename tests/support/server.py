@@ -21,6 +21,10 @@ from simgate.serving import Server, server_config
 
 T = TypeVar("T")
 
+#: The password of every account ``LiveServer.create_account`` makes (the dashboard signs in
+#: with it).
+PASSWORD = "correct horse battery"
+
 
 @dataclass
 class Account:
@@ -100,7 +104,7 @@ class LiveServer:
     def create_account(self, email: str | None = None) -> Account:
         self._emails += 1
         email = email or f"user{self._emails}@example.test"
-        created = self.call(accounts.create_account(self.ctx, email, "correct horse battery"))
+        created = self.call(accounts.create_account(self.ctx, email, PASSWORD))
         return Account(id=created.account_id, email=email, api_key=created.api_key)
 
     def add_device(self, account: Account, label: str = "phone") -> PairedDevice:

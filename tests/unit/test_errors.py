@@ -7,6 +7,7 @@ import pytest
 from simgate.domain import errors
 from simgate.domain.errors import (
     ApiExpired,
+    CsrfRejected,
     DeviceAuthError,
     IdempotencyKeyReused,
     IllegalTransition,
@@ -21,6 +22,7 @@ from simgate.domain.errors import (
     PayloadTooLarge,
     RateLimited,
     SecretUnreadable,
+    SignInRequired,
     SimgateError,
     StateConflict,
     StoreUnavailable,
@@ -46,6 +48,8 @@ EXPECTED: list[tuple[type[SimgateError], str, int]] = [
     (IdempotencyKeyReused, "idempotency_key_reused", 409),
     (DeviceAuthError, "invalid_device_token", 403),
     (SecretUnreadable, "secret_unreadable", 500),
+    (SignInRequired, "sign_in_required", 401),
+    (CsrfRejected, "csrf_rejected", 403),
     (StoreUnavailable, "unavailable", 503),
     (MetricsForbidden, "metrics_forbidden", 403),
     (OAuthError, "invalid_request", 400),
