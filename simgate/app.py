@@ -31,6 +31,7 @@ from simgate.devices.endpoint import device_route
 from simgate.devices.longpoll import longpoll_routes
 from simgate.dispatch.dispatcher import Dispatcher
 from simgate.dispatch.scheduler import Scheduler
+from simgate.pgbus import PgBus, new_bus
 from simgate.services.access import Authenticator
 from simgate.store.database import Database
 from simgate.store.migrate import upgrade_async
@@ -44,7 +45,8 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     Logging is left to the entry point (``simgate serve``, ``simgate demo``): an application
     that embeds this one keeps its own logging configuration.
     """
-    ctx = Context(settings=settings, db=Database(settings.database_url))
+    events = new_bus(settings.database_url, settings.bus_url)
+    ctx = Context(settings=settings, db=Database(settings.database_url), bus=events)
     dispatcher = Dispatcher(ctx)
     scheduler = Scheduler(ctx)
     poll_hub, poll_routes = longpoll_routes(ctx, dispatcher)
@@ -57,6 +59,8 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await upgrade_async(settings.database_url)
+        if isinstance(events, PgBus):
+            events.start()
         scheduler.start()
         webhook_worker.start()
         authenticator.start()
@@ -70,6 +74,8 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
             await poll_hub.close()
             await dispatcher.close()
             await ctx.heartbeats.close()  # after the sessions ended, before the engine goes
+            if isinstance(events, PgBus):
+                await events.close()  # last: what the shutdown published still goes out
             await ctx.db.dispose()
 
     app = FastAPI(

@@ -2,8 +2,8 @@
 
 A notification says only *that* something happened ("account 7 has work"); subscribers read the
 details from the store. :class:`Bus` is the seam: the in-process implementation below serves
-one process on SQLite, and a PostgreSQL LISTEN/NOTIFY implementation can take its place when
-several processes share one database, without any publisher or subscriber changing.
+one process on SQLite, and :class:`simgate.pgbus.PgBus` (PostgreSQL LISTEN/NOTIFY) takes its
+place when several processes share one database, without any publisher or subscriber changing.
 
 Publishing never fails because of a subscriber: by the time something is published its cause is
 committed, so a handler's exception is logged and isolated instead of reaching the publisher
@@ -42,6 +42,10 @@ DEVICE_REMOVED = "device-removed"
 WEBHOOK_WORK = "webhook-work"
 #: Topic for "this account's webhook endpoints changed"; payload: the account id.
 WEBHOOKS_CHANGED = "webhooks-changed"
+#: Topic for "notifications may have been missed (the bus was disconnected): look at the store
+#: now instead of waiting for the next safety sweep"; empty payload. Published by the bus
+#: itself, in this process only, each time it starts listening again.
+RESYNC = "resync"
 
 
 class Bus(Protocol):

@@ -81,20 +81,51 @@ DEMO_DEVICE = "Simulated phone"
 def serve(
     host: str | None = typer.Option(None, help="Address to listen on [SIMGATE_HOST]."),
     port: int | None = typer.Option(None, help="Port to listen on [SIMGATE_PORT]."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Server processes sharing the port (PostgreSQL only) [SIMGATE_WORKERS].",
+    ),
 ) -> None:
     """Migrate the database and run the server until SIGINT/SIGTERM."""
-    from simgate.app import create_app
     from simgate.logs import configure_logging
-    from simgate.preflight import check_port_free, migrate
-    from simgate.serving import Server, server_config
+    from simgate.preflight import check_port_free, check_workers, migrate
 
-    settings = server_settings(host=host, port=port)
+    settings = server_settings(host=host, port=port, workers=workers)
+    with startup_errors():
+        check_workers(settings.database_url, settings.workers)
     configure_logging(settings.log_level, settings.log_format)
     with startup_errors():
         check_port_free(settings.host, settings.port)
-        migrate(settings.database_url)
-    _raise_open_files()
+        migrate(settings.database_url)  # once, before any worker starts
+    _raise_open_files()  # inherited by the workers
+    if settings.workers > 1:
+        from simgate.workers import serve_workers
+
+        raise typer.Exit(code=serve_workers(settings, settings.workers))
+    from simgate.app import create_app
+    from simgate.serving import Server, server_config
+
     Server(server_config(create_app(settings), settings)).run()  # uvloop if there
+
+
+@app.command("migrate")
+def migrate_command(as_json: bool = JSON_OPTION) -> None:
+    """Bring the database schema to this version, as ``serve`` does at start, and exit.
+
+    For upgrades: run it once, then start (or restart) the servers on the new version.
+    Several at once are safe: on PostgreSQL they take turns on an advisory lock."""
+    from simgate.logs import configure_logging
+    from simgate.preflight import migrate
+    from simgate.store.migrate import head_revision
+
+    settings = server_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    with startup_errors():
+        migrate(settings.database_url)
+    revision = head_revision()
+    emit(as_json, {"revision": revision}, f"Database schema at revision {revision}.")
 
 
 def _raise_open_files() -> None:

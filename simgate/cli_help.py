@@ -40,6 +40,7 @@ METAVARS: dict[str, str] = {
     "--delivery": "ID",
     # numbers and durations
     "--count": "N",
+    "--workers": "N",
     "--limit": "N",
     "--seed": "N",
     "--import-last": "N",

@@ -67,6 +67,8 @@ def run_with_context(settings: Settings, job: Callable[[Context], Awaitable[T]])
     """Migrate, run ``job`` with a context on the configured database, and clean up."""
     from simgate.context import Context
     from simgate.domain.errors import SimgateError
+    from simgate.logs import configure_logging
+    from simgate.pgbus import PgBus, new_bus
     from simgate.preflight import migrate
     from simgate.store.database import Database
 
@@ -74,10 +76,19 @@ def run_with_context(settings: Settings, job: Callable[[Context], Awaitable[T]])
         migrate(settings.database_url)
 
     async def main() -> T:
-        ctx = Context(settings=settings, db=Database(settings.database_url))
+        # On PostgreSQL the servers hear what the job publishes (a device removed: its live
+        # connection is closed; limits changed: its session applies them) at once.
+        events = new_bus(settings.database_url, settings.bus_url)
+        ctx = Context(settings=settings, db=Database(settings.database_url), bus=events)
+        if isinstance(events, PgBus):
+            # Warnings (the bus cannot connect) on stderr, never in the output a script reads.
+            configure_logging("warning", settings.log_format)
+            events.start()
         try:
             return await job(ctx)
         finally:
+            if isinstance(events, PgBus):
+                await events.close()  # sends what the job published
             await ctx.db.dispose()
 
     try:

@@ -30,8 +30,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIMGATE_", extra="ignore", frozen=True)
 
     database_url: str = "sqlite+aiosqlite:///./simgate.db"
+    # PostgreSQL only: where each process's one LISTEN/NOTIFY connection goes, when it must
+    # not take the database URL's route: behind a transaction-pooling PgBouncer (which breaks
+    # LISTEN), point it at PostgreSQL itself or at a session-pooled port. Unset: database_url.
+    bus_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Server processes ``simgate serve`` runs on this host, sharing the port and the database
+    # (PostgreSQL only: SQLite has one writer).
+    workers: int = Field(default=1, ge=1, le=256)
     # The address recipients and clients see; short links and encrypted-message links use it.
     public_base_url: str = "http://127.0.0.1:8000"
     # Region used to read national numbers such as "0470 12 34 56" (ISO 3166 alpha-2).
@@ -143,6 +150,13 @@ class Settings(BaseSettings):
     dashboard_signin_free_failures: int = Field(default=3, ge=0, le=100)
     dashboard_signin_max_failures: int = Field(default=10, ge=1, le=1000)
     dashboard_signin_delay_seconds: float = Field(default=1.0, ge=0, le=10)
+
+    @field_validator("bus_url")
+    @classmethod
+    def _postgres_bus(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("postgresql"):
+            raise ValueError("the bus needs PostgreSQL: postgresql+asyncpg://user:pass@host/db")
+        return value or None
 
     @field_validator("default_region")
     @classmethod

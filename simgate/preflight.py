@@ -97,6 +97,17 @@ def check_database_url(database_url: str) -> None:
         )
 
 
+def check_workers(database_url: str, workers: int) -> None:
+    """Refuse several server processes on SQLite: one file has one writer, and processes on
+    it could not wake each other (the cross-process bus is PostgreSQL's LISTEN/NOTIFY)."""
+    if workers > 1 and not database_url.startswith("postgresql"):
+        raise StartupError(
+            f"--workers {workers} needs PostgreSQL, and SIMGATE_DATABASE_URL is "
+            f"{redacted_url(database_url)}: run one process (--workers 1) or use "
+            "postgresql+asyncpg://user:pass@host/db"
+        )
+
+
 def check_port_free(host: str, port: int) -> None:
     """Refuse a port another process listens on, before anything else happens.
 

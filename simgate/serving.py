@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import os
 import signal
 import socket
 import threading
@@ -64,6 +65,9 @@ class Server(uvicorn.Server):
             phones_allowed="unlimited",
             phones_paired=await self._phones_paired(),
             access_log=settings.access_log,
+            # With ``serve --workers N``, each of the N processes writes this line.
+            workers=self.config.workers,
+            pid=os.getpid(),
         )
 
     async def _phones_paired(self) -> int | None:
@@ -135,6 +139,9 @@ def server_config(app: Any, settings: Settings, **options: Any) -> Config:
         # Device frames are small JSON objects: compressing each one cost the server more CPU
         # per message than storing it (a fifth of a busy drain), for a few hundred bytes saved.
         "ws_per_message_deflate": False,
+        # How many processes serve this port (``serve --workers``); only reported here, never
+        # uvicorn's own supervisor (see simgate.workers).
+        "workers": 1,
         **options,
     }
     config = Config(

@@ -92,6 +92,9 @@ class Dispatcher:
         self._unsubscribers = [
             ctx.bus.subscribe(bus.WORK, lambda account: self.kick(int(account))),
             ctx.bus.subscribe(bus.ACCOUNT_CHANGED, self._forget_policy),
+            # Work notifications from other processes may have been missed: look for every
+            # account with a device here, instead of waiting for the scheduler's safety tick.
+            ctx.bus.subscribe(bus.RESYNC, lambda _: self.kick_all()),
         ]
 
     def attach(self, carrier: Carrier) -> Carrier | None:
@@ -133,6 +136,11 @@ class Dispatcher:
             self._draining[account_id] = asyncio.get_running_loop().create_task(
                 self._drain(account_id)
             )
+
+    def kick_all(self) -> None:
+        """Kick every account that has a device connected to this process."""
+        for account_id in list(self._carriers):
+            self.kick(account_id)
 
     async def _drain(self, account_id: int) -> None:
         delay = RETRY_FIRST

@@ -17,6 +17,7 @@ import structlog
 
 from simgate import bus
 from simgate.context import Context
+from simgate.store import locks
 from simgate.store import messages as message_store
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ class Scheduler:
         self._unsubscribers = [
             ctx.bus.subscribe(bus.SCHEDULE, lambda _account: self._wake.set()),
             ctx.bus.subscribe(bus.DEADLINE, self._on_deadline),
+            ctx.bus.subscribe(bus.RESYNC, lambda _: self._wake.set()),
         ]
         self._task: asyncio.Task[None] | None = None
 
@@ -68,10 +70,13 @@ class Scheduler:
         until the next moment to look."""
         now = self._ctx.clock()
         async with self._ctx.db.begin() as conn:
+            # Several processes on one PostgreSQL: their sweeps take turns (store.locks).
+            await locks.one_at_a_time(conn, locks.Job.QUEUE_SWEEP)
             requeued = await message_store.requeue_expired(conn, now)
             await message_store.promote_due(conn, now)
             # After promoting: a scheduled message whose TTL ran out is queued by now.
             expired = await message_store.expire_due(conn, now)
+            # Every process announces the due work: its own devices may take it.
             due = await message_store.due_accounts(conn, now)
             upcoming = await message_store.next_wakeup(conn, now)
         if expired:

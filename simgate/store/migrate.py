@@ -21,9 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from simgate.store.locks import Job
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Key of the advisory lock that serialises migrations ("simgmigr" in ASCII), one per database.
-MIGRATION_LOCK_KEY = 0x73696D676D696772
+MIGRATION_LOCK_KEY = int(Job.MIGRATIONS)
 # Alembic's ``context`` and ``op`` are module-wide proxies, so within one process two upgrades
 # (two apps started in one test run, say) must take turns whatever the database.
 _one_upgrade_per_process = threading.Lock()

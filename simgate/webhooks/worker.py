@@ -70,7 +70,12 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
-        self._unsubscribe = ctx.bus.subscribe(bus.WEBHOOK_WORK, lambda _: self._wake.set())
+        self._unsubscribers = [
+            ctx.bus.subscribe(bus.WEBHOOK_WORK, lambda _: self._wake.set()),
+            # Deliveries enqueued by another process may have been announced while this one
+            # was not listening: claim now rather than at the next safety wake-up.
+            ctx.bus.subscribe(bus.RESYNC, lambda _: self._wake.set()),
+        ]
         Step = tuple[int, int, DeliveryState, dict[str, Any]]
         self._outcomes: list[tuple[Step, asyncio.Future[None]]] = []
         self._settling = asyncio.Lock()
@@ -83,7 +88,8 @@ class DeliveryWorker:
 
     async def close(self) -> None:
         """Stop claiming and cancel attempts in flight: their leases make them due again."""
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
         tasks = [task for task in (self._task, *self._tasks) if task is not None]
         for task in tasks:
             task.cancel()

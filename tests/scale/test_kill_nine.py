@@ -15,22 +15,28 @@ message stored for a request whose answer was lost), which the phones send like 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
+
+from tests.support.processes import (
+    Processes,
+    cli_json,
+    cli_json_together,
+    free_port,
+    radio_log,
+    server_up,
+    wait_until,
+)
 
 # A backstop only: each wait below has its own deadline and message. About 30 s per engine
 # on the 2-core machine with other suites running beside it; up to twice that when they are heavy.
@@ -45,96 +51,6 @@ SUBMIT_DEADLINE = 30.0
 #: After the last answer, every accepted message must be reported sent within this (seconds).
 DRAIN_DEADLINE = 40.0
 TEXT = re.compile(r"kill9 r(\d+)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cli_json(env: dict[str, str], *args: str) -> dict[str, str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "simgate", *args, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
-
-
-def cli_json_together(env: dict[str, str], commands: list[list[str]]) -> list[dict[str, str]]:
-    """Run independent CLI commands at the same time (each is a Python start-up: ~1 s here)."""
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "simgate", *args, "--json"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for args in commands
-    ]
-    outputs = []
-    for process in processes:
-        out, err = process.communicate(timeout=60)
-        assert process.returncode == 0, err
-        outputs.append(json.loads(out))
-    return outputs
-
-
-class Processes:
-    """Every subprocess of the test, its output in a file; all stopped in ``stop_all``."""
-
-    def __init__(self, logs: Path, env: dict[str, str]) -> None:
-        self.logs = logs
-        self.env = env
-        self._running: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = []
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "simgate", *args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self._running.append((process, log))
-        return process
-
-    def stop_all(self) -> None:
-        for process, _ in self._running:
-            if process.poll() is None:
-                process.terminate()
-        for process, log in self._running:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-            log.close()
-
-    def output(self, name: str) -> str:
-        path = self.logs / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-
-def wait_until(check: Any, timeout: float, what: str, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(interval)
-
-
-def server_up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @dataclass
@@ -211,17 +127,6 @@ def sent_log(url: str, api_key: str) -> dict[str, dict[str, Any]]:
             if len(page) < 500:
                 return rows
             params["before"] = page[-1]["guid"]
-
-
-def radio_log(outboxes: list[Path]) -> Counter[str]:
-    """How many times each GUID left a phone, over every phone's outbox file."""
-    transmitted: Counter[str] = Counter()
-    for path in outboxes:
-        if path.exists():
-            for line in path.read_text().splitlines():
-                if line.strip():
-                    transmitted[json.loads(line)["guid"]] += 1
-    return transmitted
 
 
 @pytest.fixture

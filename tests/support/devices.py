@@ -69,6 +69,11 @@ class RunningAgent:
 
         return self.call(run(), timeout)
 
+    @property
+    def running(self) -> bool:
+        """Whether the agent is still running (it stops by itself when its token is refused)."""
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 10) -> None:
         if self.loop is not None and self._thread.is_alive():
             with contextlib.suppress(RuntimeError):
