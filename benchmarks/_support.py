@@ -1,4 +1,4 @@
-"""What every benchmark script needs to start servers: a free port, the CLI as a user runs it.
+"""What the benchmark scripts share: a free port, the CLI as a user runs it, the agent's outbox.
 
 Imported by the scripts as a sibling module (``python benchmarks/x.py`` puts this folder first
 on ``sys.path``).
@@ -10,6 +10,7 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -31,3 +32,22 @@ def cli(env: dict[str, str], *args: str) -> Any:
         timeout=60,
     )
     return json.loads(out.stdout)
+
+
+class OutboxReader:
+    """New lines of a simulated agent's outbox file (JSON lines), as they appear."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._partial = b""
+
+    def new_lines(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read()
+        self._offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        return [json.loads(line) for line in lines if line.strip()]

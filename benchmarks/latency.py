@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _support import free_port
+from _support import OutboxReader, free_port
 
 SIMGATE = [sys.executable, "-m", "simgate"]
 TARGET_P50_MS = 5.0
@@ -58,26 +58,6 @@ def percentiles(samples: list[float]) -> dict[str, float]:
         "p99_ms": round(pick(0.99), 3),
         "max_ms": round(ordered[-1] * 1000, 3),
     }
-
-
-class OutboxReader:
-    """Reads new lines of the agent's outbox file as they appear."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._offset = 0
-        self._partial = b""
-
-    def new_lines(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        with self.path.open("rb") as handle:
-            handle.seek(self._offset)
-            data = handle.read()
-        self._offset += len(data)
-        data = self._partial + data
-        *lines, self._partial = data.split(b"\n")
-        return [json.loads(line) for line in lines if line.strip()]
 
 
 async def wait_line(reader: OutboxReader, guid: str) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 import httpx
-from _support import cli, free_port
+from _support import OutboxReader, cli, free_port
 
 SIMGATE = [sys.executable, "-m", "simgate"]
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -240,25 +240,6 @@ def throughput(
 
 
 # ------------------------------------------------------------------------------ latency
-
-
-class OutboxReader:
-    """New lines of the agent's outbox file, as they appear."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._offset = 0
-        self._partial = b""
-
-    def new_lines(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        with self.path.open("rb") as handle:
-            handle.seek(self._offset)
-            data = handle.read()
-        self._offset += len(data)
-        *lines, self._partial = (self._partial + data).split(b"\n")
-        return [json.loads(line) for line in lines if line.strip()]
 
 
 async def _transmitted(reader: OutboxReader, guid: str) -> float:
