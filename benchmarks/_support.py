@@ -6,12 +6,17 @@ on ``sys.path``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 def free_port() -> int:
@@ -32,6 +37,36 @@ def cli(env: dict[str, str], *args: str) -> Any:
         timeout=60,
     )
     return json.loads(out.stdout)
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], python: Sequence[str] = (sys.executable,)) -> Iterator[str]:
+    """``simgate serve`` on a free loopback port with ``env``, its base URL once it answers;
+    stopped (SIGTERM, then SIGKILL) afterwards. ``python`` may add interpreter options (a
+    profiler) in front of ``-m simgate``."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*python, "-m", "simgate", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/openapi.json", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 class OutboxReader:

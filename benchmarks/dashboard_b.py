@@ -28,15 +28,13 @@ import json
 import os
 import re
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from _support import free_port
+from _support import serving
 from dispatch import DEFAULT_PG_URL, fresh_database
 from sqlalchemy import event, func, insert, select, text
 
@@ -183,36 +181,14 @@ def prepare(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def server(database_url: str) -> Iterator[str]:
-    port = free_port()
     env = {
         **os.environ,
         "SIMGATE_DATABASE_URL": database_url,
         "SIMGATE_LOG_LEVEL": "warning",
         "SIMGATE_SECRET_KEY": SECRET_KEY,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simgate", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/openapi.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    with serving(env) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def check(condition: object, problem: object) -> None:

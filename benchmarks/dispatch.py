@@ -33,7 +33,6 @@ import contextlib
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ from typing import Any
 import asyncpg
 import httpx
 import websockets
-from _support import free_port
+from _support import serving
 
 from simgate.config import Settings
 from simgate.context import Context
@@ -225,7 +224,6 @@ def pair(database_url: str, phones: int) -> tuple[str, list[str]]:
 
 @contextlib.contextmanager
 def server(database_url: str, profile: str | None) -> Iterator[str]:
-    port = free_port()
     # The per-key limit is off: the fill sends as fast as it can with one key, on purpose.
     env = {
         **os.environ,
@@ -233,29 +231,9 @@ def server(database_url: str, profile: str | None) -> Iterator[str]:
         "SIMGATE_LOG_LEVEL": "warning",
         "SIMGATE_API_RATE_PER_SECOND": "0",
     }
-    prefix = [sys.executable] + (["-m", "cProfile", "-o", profile] if profile else [])
-    process = subprocess.Popen(
-        [*prefix, "-m", "simgate", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/openapi.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    python = [sys.executable] + (["-m", "cProfile", "-o", profile] if profile else [])
+    with serving(env, python) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 # ------------------------------------------------------------------------------- phases
