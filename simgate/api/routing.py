@@ -184,24 +184,18 @@ async def caller(request: Request, params: Params) -> Principal:
     return await guard(request).authenticate(request.scope, secret)
 
 
-async def authenticate(request: Request, params: Params) -> int:
-    """The account id behind the request's API key or OAuth2 access token (see ``caller``)."""
-    return (await caller(request, params)).account_id
-
-
-async def start(request: Request) -> tuple[Context, Params, int]:
-    """Parse parameters and authenticate: the first two lines of every endpoint."""
-    params = await params_of(request)
-    account_id = await authenticate(request, params)
-    return context(request), params, account_id
-
-
 async def start_as(request: Request) -> tuple[Context, Params, Principal]:
-    """``start`` for endpoints that read phone numbers: the principal carries the account's
-    region."""
+    """Parse parameters and authenticate: the first two lines of every endpoint that needs more
+    of its caller than the account id (the account's region, for phone numbers)."""
     params = await params_of(request)
     principal = await caller(request, params)
     return context(request), params, principal
+
+
+async def start(request: Request) -> tuple[Context, Params, int]:
+    """``start_as`` for the endpoints that need only the caller's account id."""
+    ctx, params, principal = await start_as(request)
+    return ctx, params, principal.account_id
 
 
 def json(body: dict[str, Any], status_code: int = 200) -> Response:
