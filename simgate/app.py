@@ -31,7 +31,7 @@ from simgate.devices.endpoint import device_route
 from simgate.devices.longpoll import longpoll_routes
 from simgate.dispatch.dispatcher import Dispatcher
 from simgate.dispatch.scheduler import Scheduler
-from simgate.pgbus import PgBus, new_bus
+from simgate.pgbus import new_bus
 from simgate.services.access import Authenticator
 from simgate.store.database import Database
 from simgate.store.migrate import upgrade_async
@@ -59,8 +59,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await upgrade_async(settings.database_url)
-        if isinstance(events, PgBus):
-            events.start()
+        events.start()
         scheduler.start()
         webhook_worker.start()
         authenticator.start()
@@ -74,8 +73,7 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
             await poll_hub.close()
             await dispatcher.close()
             await ctx.heartbeats.close()  # after the sessions ended, before the engine goes
-            if isinstance(events, PgBus):
-                await events.close()  # last: what the shutdown published still goes out
+            await events.close()  # last: what the shutdown published still goes out
             await ctx.db.dispose()
 
     app = FastAPI(

@@ -62,6 +62,14 @@ class Bus(Protocol):
         """Notify every subscriber of ``topic``; never raises because of a subscriber."""
         ...
 
+    def start(self) -> None:
+        """Begin carrying notifications beyond this process, if it does (on a running loop)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop, after sending what was published before (a graceful stop loses nothing)."""
+        ...
+
 
 class InProcessBus:
     """Synchronous fan-out to the handlers of this process, each isolated from the others."""
@@ -85,6 +93,12 @@ class InProcessBus:
                 handler(payload)
             except Exception:
                 log.exception("bus_handler_failed", topic=topic, handler=_name(handler))
+
+    def start(self) -> None:
+        """Nothing to connect: handlers are called as things are published."""
+
+    async def close(self) -> None:
+        """Nothing queued: every notification was handed to its handlers when published."""
 
 
 def _name(handler: Handler) -> str:

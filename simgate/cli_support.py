@@ -83,12 +83,11 @@ def run_with_context(settings: Settings, job: Callable[[Context], Awaitable[T]])
         if isinstance(events, PgBus):
             # Warnings (the bus cannot connect) on stderr, never in the output a script reads.
             configure_logging("warning", settings.log_format)
-            events.start()
+        events.start()
         try:
             return await job(ctx)
         finally:
-            if isinstance(events, PgBus):
-                await events.close()  # sends what the job published
+            await events.close()  # sends what the job published
             await ctx.db.dispose()
 
     try:
