@@ -23,8 +23,7 @@ from simgate.api import (
 from simgate.api import inbox as inbox_api
 from simgate.api import sms as sms_api
 from simgate.api.guard import Guard
-from simgate.api.lane import CompatLane
-from simgate.api.observer import RequestObserver
+from simgate.api.lane import Gateway
 from simgate.config import Settings
 from simgate.context import Context
 from simgate.devices.endpoint import device_route
@@ -39,7 +38,7 @@ from simgate.web import app as dashboard
 from simgate.webhooks.worker import DeliveryWorker, new_client
 
 
-def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
+def create_app(settings: Settings, *, migrate: bool = False) -> Gateway:
     """The ASGI application. With ``migrate``, the schema is brought up to date at start-up.
 
     Logging is left to the entry point (``simgate serve``, ``simgate demo``): an application
@@ -76,7 +75,8 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
             await events.close()  # last: what the shutdown published still goes out
             await ctx.db.dispose()
 
-    app = FastAPI(
+    app = Gateway(
+        access_log=settings.access_log,
         title="simgate",
         version=__version__,
         summary="Self-hosted SMS gateway, compatible with the SMSMobileAPI HTTP API.",
@@ -107,10 +107,9 @@ def create_app(settings: Settings, *, migrate: bool = False) -> FastAPI:
     )
     for router in routers:
         app.include_router(router)
-    # The compatible endpoints skip FastAPI's routing and dependency solving (api.lane).
-    app.add_middleware(CompatLane, routes=[route for router in routers for route in router.routes])
-    # Outside the error handling and the lane, so it sees the status every answer really had.
-    app.add_middleware(RequestObserver, access_log=settings.access_log)
+    # The compatible endpoints skip FastAPI's whole stack (api.lane); the observer in front of
+    # both sees the status every answer really had.
+    app.open_front([route for router in routers for route in router.routes])
     docs.install(app)
     dashboard.install(app, ctx, app.state.guard)
     app.router.routes.append(device_route(ctx, dispatcher))

@@ -144,3 +144,12 @@ def configure_logging(level: str, fmt: str = "text") -> None:
     root.handlers[:] = [item for item in root.handlers if not isinstance(item, _OurHandler)]
     root.addHandler(handler)
     root.setLevel(numeric)
+
+
+def enabled_for(level: int) -> bool:
+    """Whether a line at ``level`` would be written, without building it (the access log asks
+    on every request; a filtered ``log.info`` still binds a logger and its arguments first)."""
+    wrapper = structlog.get_config()["wrapper_class"]
+    if not hasattr(wrapper, "is_enabled_for"):  # someone else's configuration: let it decide
+        return True
+    return bool(wrapper(None, (), {}).is_enabled_for(level))

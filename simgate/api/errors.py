@@ -111,13 +111,13 @@ def error_response(request: Request, exc: SimgateError) -> Response:
 
 async def _simgate_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, SimgateError):  # registered for SimgateError only
-        return _unexpected(request, exc)
+        return unexpected(request, exc)
     return error_response(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):  # registered for HTTPException only
-        return _unexpected(request, exc)
+        return unexpected(request, exc)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
     render = _page_renderer(request)
     if render is not None:
@@ -139,7 +139,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def _unexpected(request: Request, exc: Exception) -> Response:
+def unexpected(request: Request, exc: Exception) -> Response:
     """Log ``exc`` once (the path only: a query string may hold an API key) and answer 500."""
     log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
     if _is_soap(request):
@@ -178,7 +178,7 @@ class CatchUnexpected:
         try:
             await self.app(scope, receive, watched)
         except Exception as exc:  # the last place that can answer for the app
-            response = _unexpected(Request(scope), exc)
+            response = unexpected(Request(scope), exc)
             if not started:
                 await response(scope, receive, send)
 

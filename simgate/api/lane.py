@@ -1,41 +1,50 @@
 """The compatible endpoints' own short path through the server.
 
 FastAPI documents every compatible route (``routing.compat_route``), but serving one through
-FastAPI's router costs more than the endpoint itself: under load, matching some fifty routes,
-the exit-stack middleware and the per-request dependency solving took about 45 % of the main
-thread while ``/sendsms/`` ran (docs/benchmarks.md). These endpoints take only the request and
-need none of that, so :class:`CompatLane` finds them with one dictionary lookup and calls them
-directly. Everything else (docs, probes, dashboard, WebSocket, unknown paths, other methods,
-which answer 405) goes on to the router unchanged.
+FastAPI costs more than the endpoint itself: under load, its OpenTelemetry check (environment
+reads on every request), error, telemetry and body-limit layers, the match over some fifty
+routes, the exit-stack middleware and the per-request dependency solving took about half of the
+main thread while ``/sendsms/`` ran (docs/benchmarks.md). These endpoints take only the request
+and need none of that, so :class:`Gateway` puts :class:`CompatLane` in front of FastAPI: it finds
+them with one dictionary lookup and calls them directly. Everything else (docs, probes,
+dashboard, WebSocket, unknown paths, other methods, which answer 405) goes on to FastAPI
+unchanged.
 
 What a request sees does not change: the same handler, the same error mapping
-(``errors.error_response`` for simgate's named errors, ``CatchUnexpected`` for anything else),
-and ``scope["route"]`` set as the router sets it, for the access log and the metrics labels.
+(``errors.error_response`` for simgate's named errors, ``errors.unexpected`` for anything else),
+and ``scope["route"]`` and ``scope["app"]`` set as the router sets them, for the access log, the
+metrics labels and the handlers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from simgate.api.errors import CatchUnexpected, error_response
+from simgate.api.errors import error_response, unexpected
+from simgate.api.observer import RequestObserver
 from simgate.api.routing import CompatRoute
 from simgate.domain.errors import SimgateError
 
 
 class CompatLane:
-    """Pure-ASGI middleware serving :class:`CompatRoute` routes by exact (path, method)."""
+    """Pure-ASGI app serving :class:`CompatRoute` routes by exact (path, method); every other
+    request goes on to ``app``."""
 
-    def __init__(self, app: ASGIApp, *, routes: list[BaseRoute]) -> None:
+    def __init__(self, app: ASGIApp, *, routes: Iterable[BaseRoute], owner: Any) -> None:
         self.app = app
+        self._owner = owner
         self._table = {
             (route.path, method): route
             for route in routes
             if isinstance(route, CompatRoute)
             for method in route.methods or ()
         }
-        self._serve = CatchUnexpected(self._endpoint)
 
     @property
     def served(self) -> frozenset[tuple[str, str]]:
@@ -51,16 +60,48 @@ class CompatLane:
             route = self._table.get((path, scope["method"]))
             if route is not None:
                 scope["route"] = route
-                await self._serve(scope, receive, send)
+                scope["app"] = self._owner
+                await self._serve(route, scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
     @staticmethod
-    async def _endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        route: CompatRoute = scope["route"]
+    async def _serve(route: CompatRoute, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
         try:
             response = await route.endpoint(request)
         except SimgateError as exc:
             response = error_response(request, exc)
+        except Exception as exc:  # the last place that can answer for the endpoint
+            response = unexpected(request, exc)
         await response(scope, receive, send)
+
+
+class Gateway(FastAPI):
+    """FastAPI with simgate's front door ahead of its whole middleware stack.
+
+    Every HTTP request passes :class:`RequestObserver` first (timing, access log, metrics), then
+    :class:`CompatLane`; only what the lane does not serve enters FastAPI. Lifespan events go
+    straight to FastAPI. Until :meth:`open_front` is called, everything goes to FastAPI.
+    """
+
+    def __init__(self, *, access_log: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._access_log = access_log
+        self._front: ASGIApp | None = None
+        self.lane: CompatLane | None = None
+
+    def open_front(self, routes: Iterable[BaseRoute]) -> None:
+        """Serve the compatible ``routes`` through the lane from now on."""
+        self.lane = CompatLane(self._behind, routes=routes, owner=self)
+        self._front = RequestObserver(self.lane, access_log=self._access_log)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self._front
+        if front is None or scope["type"] == "lifespan":
+            await super().__call__(scope, receive, send)
+        else:
+            await front(scope, receive, send)
+
+    async def _behind(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await FastAPI.__call__(self, scope, receive, send)

@@ -5,15 +5,22 @@ histogram (by route template, so a label never holds a key, a GUID or a code fro
 The access log never writes the query string: it holds API keys and message texts. What is
 left (the path) goes through the same masking as every log line (``simgate.logs``), which hides
 anything shaped like a key or token.
+
+It runs on every request, so it does no work twice: the labelled metric children are looked up
+once per (method, route, status), and the access line is built only when the configured level
+lets it through.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 import structlog
+from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from simgate.logs import enabled_for
 from simgate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("simgate.access")
@@ -27,6 +34,8 @@ class RequestObserver:
     def __init__(self, app: ASGIApp, *, access_log: bool) -> None:
         self.app = app
         self.access_log = access_log
+        # Bounded: methods are a fixed set, routes the app's templates, statuses a few dozen.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,11 +57,20 @@ class RequestObserver:
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-        # The router puts the matched route in the scope it shares with its middleware.
+        # The router (or the lane) puts the matched route in the scope it shares with us.
         route = getattr(scope.get("route"), "path", None) or UNMATCHED
-        HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-        HTTP_LATENCY.labels(method=method, route=route).observe(seconds)
-        if self.access_log:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                HTTP_REQUESTS.labels(method=method, route=route, status=str(status)),
+                HTTP_LATENCY.labels(method=method, route=route),
+            )
+            self._children[key] = children
+        requests, latency = children
+        requests.inc()
+        latency.observe(seconds)
+        if self.access_log and enabled_for(logging.INFO):
             client = scope.get("client")
             log.info(
                 "request",

@@ -18,6 +18,7 @@ import orjson
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 from starlette.requests import Request
+from starlette.types import Scope
 
 from simgate.domain.errors import InvalidParameter, PayloadTooLarge, invalid, missing
 
@@ -110,7 +111,7 @@ class Params:
 
 async def read_params(request: Request, max_bytes: int) -> Params:
     values = _query(request.scope.get("query_string", b""))
-    body = await read_body(request, max_bytes)
+    body = await read_body(request, max_bytes) if _may_have_body(request.scope) else b""
     if body.strip():
         values.update(await _body_values(request, body))
     for name, value in values.items():
@@ -125,6 +126,20 @@ def _query(raw: bytes) -> dict[str, str]:
     except UnicodeDecodeError as exc:
         raise InvalidParameter("The query string is not valid UTF-8.") from exc
     return dict(pairs)
+
+
+#: Request headers that frame a body in HTTP/1: without either, a request has none.
+_BODY_FRAMING = (b"content-length", b"transfer-encoding")
+
+
+def _may_have_body(scope: Scope) -> bool:
+    """False for an HTTP/1 request without a body (most GETs), so it skips the body read.
+
+    HTTP/2 and later frame bodies without these headers, so there a body is always read.
+    """
+    if scope.get("http_version") not in ("1.0", "1.1"):
+        return True
+    return any(name in _BODY_FRAMING for name, _value in scope["headers"])
 
 
 def declared_too_large(content_length: str | None, max_bytes: int) -> bool:

@@ -7,6 +7,7 @@ between endpoints.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, tzinfo
+from functools import lru_cache
 
 
 def utc(ms: int) -> datetime:
@@ -15,7 +16,13 @@ def utc(ms: int) -> datetime:
 
 def iso_utc(ms: int) -> str:
     """ISO 8601 in UTC with a ``Z``, second precision: ``2026-03-13T08:45:12Z``."""
-    return utc(ms).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso_second(ms // 1000)
+
+
+# Every answer of a busy second carries the same stamps: each is formatted once per second.
+@lru_cache(maxsize=8)
+def _iso_second(seconds: int) -> str:
+    return utc(seconds * 1000).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def local(ms: int, zone: tzinfo) -> datetime:
@@ -32,7 +39,12 @@ def hour_str(ms: int, zone: tzinfo) -> str:
 
 def datetime_str(ms: int, zone: tzinfo) -> str:
     """``YYYY-MM-DD HH:MM:SS`` in ``zone``: the reference API's human date-time format."""
-    return local(ms, zone).strftime("%Y-%m-%d %H:%M:%S")
+    return _local_second(ms // 1000, zone)
+
+
+@lru_cache(maxsize=8)
+def _local_second(seconds: int, zone: tzinfo) -> str:
+    return local(seconds * 1000, zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def unix_seconds(ms: int) -> int:

@@ -78,7 +78,7 @@ def outgoing(row: RowMapping) -> Outgoing:
 
 
 async def insert_many(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    await conn.execute(messages.insert(), [dict(row) for row in rows])
+    await conn.execute(messages.insert(), list(rows))
 
 
 async def get(conn: AsyncConnection, account_id: int, guid: str) -> RowMapping | None:
