@@ -20,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from simgate.store.groupcommit import GroupCommit
+from simgate.store.sqlite_driver import one_trip_dbapi
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -45,6 +46,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
+            if url.startswith("sqlite+aiosqlite"):
+                kwargs["module"] = one_trip_dbapi()
         else:
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20

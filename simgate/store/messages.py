@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     String,
     Update,
     bindparam,
@@ -34,6 +35,7 @@ from simgate.domain.expiry import REASON_PREFIX, REASON_SUFFIX
 from simgate.domain.outgoing import Outgoing
 from simgate.domain.routing import Candidate
 from simgate.domain.states import MessageState, sources
+from simgate.store.listparams import DIALECTS, list_value, member_of
 from simgate.store.tables import inbox, messages
 
 SCHEDULED = MessageState.SCHEDULED.value
@@ -77,8 +79,11 @@ def outgoing(row: RowMapping) -> Outgoing:
     )
 
 
+_INSERT = messages.insert()  # built once: it keeps its cache key
+
+
 async def insert_many(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    await conn.execute(messages.insert(), list(rows))
+    await conn.execute(_INSERT, list(rows))
 
 
 async def get(conn: AsyncConnection, account_id: int, guid: str) -> RowMapping | None:
@@ -165,6 +170,52 @@ async def holders(
     return {str(row.guid): (str(row.state), row.device_id) for row in result}
 
 
+def _due(dialect: str) -> Select[Any]:
+    return (
+        select(
+            messages.c.id,
+            messages.c.recipient,
+            messages.c.channel,
+            messages.c.requested_sid,
+            messages.c.port,
+            messages.c.retries,
+            messages.c.device_sid,
+        )
+        .where(
+            messages.c.account_id == bindparam("b_account"),
+            messages.c.state == QUEUED,
+            # "+ 0" keeps the planner off the not_before index: it then walks the account's
+            # queue in id order (ix_messages_queue) and stops at the limit, instead of reading
+            # and sorting the whole queue every round (SQLite has no statistics to know).
+            messages.c.not_before_ms + 0 <= bindparam("b_now"),
+            or_(
+                messages.c.requested_sid.is_(None),
+                member_of(messages.c.requested_sid, "b_sids", dialect),
+            ),
+            member_of(messages.c.channel, "b_channels", dialect),
+        )
+        .order_by(messages.c.id)
+        .limit(bindparam("b_limit"))
+        .with_for_update(skip_locked=True)
+    )
+
+
+# The dispatcher's statements, built once per dialect (they keep their cache keys).
+_DUE = {dialect: _due(dialect) for dialect in DIALECTS}
+_CLAIM_FOR_ONE = _move(
+    MessageState.DISPATCHED,
+    messages.c.account_id == bindparam("b_account"),
+    messages.c.id.in_(bindparam("b_ids", expanding=True)),
+    values={
+        "device_id": bindparam("b_device"),
+        "device_sid": bindparam("b_sid"),
+        "dispatched_ms": bindparam("b_now"),
+        "lease_until_ms": bindparam("b_lease"),
+        "updated_ms": bindparam("b_now"),
+    },
+).returning(messages)
+
+
 async def due_candidates(
     conn: AsyncConnection,
     account_id: int,
@@ -180,32 +231,16 @@ async def due_candidates(
     head of the queue. On PostgreSQL the rows are locked until the claim commits, and rows
     another process is claiming are skipped.
     """
+    dialect = conn.dialect.name
     result = await conn.execute(
-        select(
-            messages.c.id,
-            messages.c.recipient,
-            messages.c.channel,
-            messages.c.requested_sid,
-            messages.c.port,
-            messages.c.retries,
-            messages.c.device_sid,
-        )
-        .where(
-            messages.c.account_id == account_id,
-            messages.c.state == QUEUED,
-            # "+ 0" keeps the planner off the not_before index: it then walks the account's
-            # queue in id order (ix_messages_queue) and stops at ``limit``, instead of reading
-            # and sorting the whole queue every round (SQLite has no statistics to know).
-            messages.c.not_before_ms + 0 <= now_ms,
-            or_(
-                messages.c.requested_sid.is_(None),
-                messages.c.requested_sid.in_(sorted(sids)),
-            ),
-            messages.c.channel.in_(sorted(channels)),
-        )
-        .order_by(messages.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        _DUE[dialect],
+        {
+            "b_account": account_id,
+            "b_now": now_ms,
+            "b_sids": list_value(sorted(sids), dialect),
+            "b_channels": list_value(sorted(channels), dialect),
+            "b_limit": limit,
+        },
     )
     return [
         Candidate(
@@ -242,18 +277,15 @@ async def claim(
         # The usual round while traffic is light: one device, one statement with RETURNING.
         [(device_id, sid)] = set(plan.values())
         result = await conn.execute(
-            _move(
-                MessageState.DISPATCHED,
-                messages.c.account_id == account_id,
-                messages.c.id.in_(sorted(plan)),
-                values={
-                    "device_id": device_id,
-                    "device_sid": sid,
-                    "dispatched_ms": now_ms,
-                    "lease_until_ms": lease_until_ms,
-                    "updated_ms": now_ms,
-                },
-            ).returning(messages)
+            _CLAIM_FOR_ONE,
+            {
+                "b_account": account_id,
+                "b_ids": sorted(plan),
+                "b_device": device_id,
+                "b_sid": sid,
+                "b_now": now_ms,
+                "b_lease": lease_until_ms,
+            },
         )
         rows = sorted(result.mappings().all(), key=lambda row: int(row["id"]))
         return {device_id: [outgoing(row) for row in rows]} if rows else {}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import Text, any_, bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from simgate.store.listparams import DIALECTS, list_value, member_of
 from simgate.store.tables import opt_outs
 
 
@@ -48,6 +48,17 @@ async def list_for_account(conn: AsyncConnection, account_id: int) -> Sequence[R
     return result.mappings().all()
 
 
+# Built once per dialect: a statement object keeps its cache key, so every send skips
+# rebuilding it.
+_OPTED_OUT = {
+    dialect: select(opt_outs.c.number).where(
+        opt_outs.c.account_id == bindparam("account_id"),
+        member_of(opt_outs.c.number, "numbers", dialect),
+    )
+    for dialect in DIALECTS
+}
+
+
 async def opted_out(conn: AsyncConnection, account_id: int, numbers: Collection[str]) -> set[str]:
     """Which of ``numbers`` are on the account's list, in one query whatever their count.
 
@@ -57,15 +68,8 @@ async def opted_out(conn: AsyncConnection, account_id: int, numbers: Collection[
     """
     if not numbers:
         return set()
-    if conn.dialect.name == "postgresql":
-        listed = bindparam("numbers", list(numbers), type_=postgresql.ARRAY(Text))
-        wanted = opt_outs.c.number == any_(listed)
-    else:
-        given = func.json_each(bindparam("numbers", json.dumps(list(numbers)))).table_valued(
-            "value"
-        )
-        wanted = opt_outs.c.number.in_(select(given.c.value))
+    dialect = conn.dialect.name
     result = await conn.execute(
-        select(opt_outs.c.number).where(opt_outs.c.account_id == account_id, wanted)
+        _OPTED_OUT[dialect], {"account_id": account_id, "numbers": list_value(numbers, dialect)}
     )
     return set(result.scalars())
