@@ -454,12 +454,19 @@ class DeviceSession:
             self._become(SessionState.CLOSING)
 
     async def _settled(self, guid: str, frame_id: str) -> None:
-        """A report is stored: acknowledge it, and free its slot in the window."""
+        """A report is stored: acknowledge it, and free its slot in the window.
+
+        The dispatcher is kicked only when the window was full: with room left, every message
+        this device could take was already handed to it, so a freed slot moves nothing, and a
+        round for it would only queue for the write lock ahead of the next accepted message.
+        """
         await self._send(AckFrame(id=frame_id))
         if guid in self._in_flight:
+            was_full = self.capacity() == 0
             self._in_flight.discard(guid)
             self._accepted.discard(guid)
-            self._dispatcher.kick(self.account_id)
+            if was_full:
+                self._dispatcher.kick(self.account_id)
 
     async def _refuse(self, exc: ProtocolError) -> None:
         self.log.warning(

@@ -184,23 +184,21 @@ class Dispatcher:
         return policy
 
     async def _pacer(self, carrier: Carrier, now_ms: int) -> Pacer:
-        pacer = self._pacers.get(carrier.device_id)
-        if pacer is None or pacer.limits != carrier.limits:
-            zone = self._ctx.settings.zone
+        """A new pacer for ``carrier``: its first round, or its limits changed (the rounds
+        reuse the one they find, without an await per device)."""
+        zone = self._ctx.settings.zone
 
-            def day_start(ms: int) -> int:
-                return timefmt.today_start_ms(ms, zone)
+        def day_start(ms: int) -> int:
+            return timefmt.today_start_ms(ms, zone)
 
-            last_ms, sent_today = None, 0
-            if carrier.limits.paced:
-                async with self._ctx.db.connect() as conn:
-                    last_ms, sent_today = await message_store.dispatch_history(
-                        conn, carrier.device_id, day_start(now_ms)
-                    )
-            pacer = Pacer(
-                carrier.limits, day_start=day_start, last_ms=last_ms, sent_today=sent_today
-            )
-            self._pacers[carrier.device_id] = pacer
+        last_ms, sent_today = None, 0
+        if carrier.limits.paced:
+            async with self._ctx.db.connect() as conn:
+                last_ms, sent_today = await message_store.dispatch_history(
+                    conn, carrier.device_id, day_start(now_ms)
+                )
+        pacer = Pacer(carrier.limits, day_start=day_start, last_ms=last_ms, sent_today=sent_today)
+        self._pacers[carrier.device_id] = pacer
         return pacer
 
     async def _round(self, account_id: int, policy: Policy) -> bool:
@@ -212,7 +210,9 @@ class Dispatcher:
         seats: list[Seat] = []
         by_sid: dict[str, Carrier] = {}
         for carrier in carriers:
-            pacer = await self._pacer(carrier, now)
+            pacer = self._pacers.get(carrier.device_id)
+            if pacer is None or pacer.limits != carrier.limits:
+                pacer = await self._pacer(carrier, now)
             room = pacer.room(now, carrier.capacity())
             seats.append(
                 Seat(
