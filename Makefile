@@ -2,7 +2,8 @@
 #
 #   make run      install into .venv, then `simgate demo` (migrated ./simgate.db, demo account,
 #                 API key printed, server and a simulated phone on http://$(HOST):$(PORT))
-#   make test     install, start PostgreSQL, install Debian's chromium, lint, then pytest
+#   make test     install, start PostgreSQL, install Debian's chromium and nginx, lint, then
+#                 pytest on TEST_WORKERS processes
 #   make lint     ruff on simgate/ tests/ benchmarks/, mypy --strict on simgate/
 #   make assets   Swagger UI, ReDoc and htmx (the dashboard) from npm (package-lock.json) into
 #                 simgate/web/static/vendor/
@@ -11,7 +12,8 @@
 #   make clean    caches and build output; `make distclean` also removes .venv
 #
 # Variables: PY (interpreter that creates .venv, Python >= 3.11), HOST, PORT,
-# SIMGATE_TEST_PG_URL (the PostgreSQL the tests use), PYTEST_ARGS (extra pytest arguments).
+# SIMGATE_TEST_PG_URL (the PostgreSQL the tests use), PYTEST_ARGS (extra pytest arguments),
+# TEST_WORKERS (pytest-xdist processes; 1 runs the suite in this process).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -33,7 +35,13 @@ SIMGATE_TEST_PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export SIMGATE_TEST_PG_URL
 
 CHROMIUM ?= /usr/bin/chromium
+# The deploy tests run deploy/nginx.conf in a real nginx (installed, never started as a service).
+NGINX ?= /usr/sbin/nginx
 PYTEST_ARGS ?=
+# Most of the suite waits (servers, subprocesses, browsers, PostgreSQL): four workers keep two
+# cores busy. Each worker gets its own databases; a test file stays on one worker (its
+# module-scoped servers are started once).
+TEST_WORKERS ?= 4
 
 # Lint only the folders that exist: git does not keep an empty benchmarks/ in a fresh clone.
 LINT_PATHS := $(wildcard simgate tests benchmarks)
@@ -97,18 +105,19 @@ pg:
 	exit 1
 
 browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(NGINX) ]; then \
 		if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
-		echo "installing Debian's chromium (apt-get)"; \
+		echo "installing Debian's chromium and nginx (apt-get)"; \
 		log=$$(mktemp); \
 		if ! { $$sudo apt-get update -qq && \
-		       $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		       $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx; } \
 		       >"$$log" 2>&1; then \
 			cat "$$log" >&2; rm -f "$$log"; \
-			echo "make browser: apt-get install chromium failed" >&2; exit 1; \
+			echo "make browser: apt-get install chromium nginx failed" >&2; exit 1; \
 		fi; \
 		rm -f "$$log"; \
 		[ -x $(CHROMIUM) ] || { echo "make browser: $(CHROMIUM) still missing" >&2; exit 1; }; \
+		[ -x $(NGINX) ] || { echo "make browser: $(NGINX) still missing" >&2; exit 1; }; \
 	fi
 
 # --- checks -----------------------------------------------------------------------------------
@@ -122,7 +131,7 @@ lint: install
 
 test: install pg browser
 	@$(MAKE) lint
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 bench: install
 	@for script in benchmarks/[!_]*.py; do \

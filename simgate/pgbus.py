@@ -117,6 +117,11 @@ class PgBus:
         #: Set while the task has nothing left to send.
         self._idle = asyncio.Event()
         self._wake = asyncio.Event()
+        # Clear while a connection attempt is under way: asyncpg cannot be cancelled in the
+        # middle of its handshake without raising from a transport callback, so ``close``
+        # lets a started attempt end (it ends fast when the server refuses) before cancelling.
+        self._between_attempts = asyncio.Event()
+        self._between_attempts.set()
         self._backoff_first = backoff_first
         self._backoff_longest = backoff_longest
         self._ping_seconds = ping_seconds
@@ -179,6 +184,10 @@ class PgBus:
                 async with asyncio.timeout(flush_seconds):
                     await self.listening.wait()
                     await self._idle.wait()
+        if not self._between_attempts.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(flush_seconds):
+                    await self._between_attempts.wait()
         self._move(LinkState.CLOSED)
         if self._task is not None:
             self._task.cancel()
@@ -198,9 +207,11 @@ class PgBus:
         down_since: float | None = None  # start of the current outage, if any
         while True:
             self._move(LinkState.CONNECTING)
+            self._between_attempts.clear()
             try:
                 conn = await self._connect()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                self._between_attempts.set()
                 if down_since is None:
                     down_since = time.monotonic()
                     log.warning("bus_unavailable", error=_reason(exc), retry_in=round(delay, 2))
@@ -208,6 +219,8 @@ class PgBus:
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
                 delay = min(delay * 2, self._backoff_longest)
                 continue
+            finally:
+                self._between_attempts.set()
             delay = self._backoff_first
             self._move(LinkState.LISTENING)
             if down_since is not None:

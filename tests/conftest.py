@@ -3,6 +3,7 @@ HTTP client of the server and real agents."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -60,6 +61,13 @@ def sqlite_url(sqlite_factory: SqliteFactory) -> str:
     return sqlite_factory.new()
 
 
+_KEY_DIR = Path(tempfile.mkdtemp(prefix="simgate-test-keys-"))
+
+
+def _sqlite_file(database_url: str) -> bool:
+    return database_url.startswith("sqlite") and ":memory:" not in database_url
+
+
 def make_settings(database_url: str, base_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
@@ -75,6 +83,10 @@ def make_settings(database_url: str, base_url: str, **overrides: object) -> Sett
         "auth_failures_per_minute": 0,
         **overrides,
     }
+    if "secret_key" not in values and not _sqlite_file(database_url):
+        # Without a SQLite file (PostgreSQL, :memory:) the key file would go to the working
+        # directory: the checkout itself.
+        values.setdefault("secret_key_file", str(_KEY_DIR / "simgate.key"))
     return Settings(**values)  # type: ignore[arg-type]
 
 

@@ -9,6 +9,7 @@ nginx site is checked by nginx itself when nginx is installed (``apt-get install
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -31,7 +32,10 @@ from tests.support.processes import (
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
+# `make test` installs nginx; in CI a missing one fails these tests instead of skipping them.
+needs_nginx = pytest.mark.skipif(
+    NGINX is None and not os.environ.get("CI"), reason="nginx is not installed (make browser)"
+)
 
 pytestmark = pytest.mark.timeout(90)
 
