@@ -8,6 +8,7 @@ message, from the start of the HTTP request to:
 
 * **line seen**: the message's line appearing in the agent's outbox file, read by this script
   polling the file every 0.2 ms (overestimates by up to that much);
+* **answered**: the ``/sendsms/`` answer (what the accept alone costs, before the dispatch);
 * **at**: the ``at`` the simulated phone wrote in that line (its wall clock, truncated to the
   millisecond, so it underestimates by up to 1 ms), minus the wall-clock request start.
 
@@ -75,6 +76,7 @@ async def measure(url: str, api_key: str, outbox: Path, count: int) -> dict[str,
     seen: list[float] = []
     stamped: list[float] = []
     baseline: list[float] = []
+    answered: list[float] = []
     async with httpx.AsyncClient(base_url=url, timeout=10) as http:
 
         async def send(text: str) -> tuple[float, float, str]:
@@ -84,12 +86,14 @@ async def measure(url: str, api_key: str, outbox: Path, count: int) -> dict[str,
                 data={"apikey": api_key, "recipients": "+32470123456", "message": text},
             )
             response.raise_for_status()
+            answered.append(time.perf_counter() - started)
             return wall, started, str(response.json()["result"]["id"])
 
         for n in range(20):  # warm-up: connections, caches, lazy imports
             await http.get("/no-such-path")
             *_, guid = await send(f"warm-up {n}")
             await wait_line(reader, guid)
+        answered.clear()  # the warm-up's answers are not measured
         for n in range(count):
             started = time.perf_counter()
             await http.get("/no-such-path")
@@ -104,6 +108,7 @@ async def measure(url: str, api_key: str, outbox: Path, count: int) -> dict[str,
     return {
         "messages": count,
         "baseline_404_roundtrip": base,
+        "accept_answered": percentiles(answered),
         "accept_to_line_seen": line_seen,
         "accept_to_phone_at": percentiles(stamped),
         "ratio_p50_vs_404": round(line_seen["p50_ms"] / base["p50_ms"], 2),
@@ -200,6 +205,7 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     rows = [
         ("baseline: 404 round trip", result["baseline_404_roundtrip"]),
+        ("request start -> 200 answer", result["accept_answered"]),
         ("request start -> outbox line seen", result["accept_to_line_seen"]),
         ("request start -> phone's 'at'", result["accept_to_phone_at"]),
     ]
