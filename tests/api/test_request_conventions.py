@@ -55,6 +55,29 @@ class TestWhereParametersComeFrom:
         )
         accepted(response)
 
+    def test_a_get_with_a_json_body_is_read(self, http: httpx.Client, account: Account) -> None:
+        """Some clients send GET with a body; a bodiless GET skips the read, this one may not."""
+        response = http.request(
+            "GET",
+            "/sendsms/",
+            json={"apikey": account.api_key, "recipients": NUMBER, "message": "in a GET body"},
+        )
+        accepted(response)
+
+    def test_a_chunked_form_body_without_length_is_read(
+        self, http: httpx.Client, account: Account
+    ) -> None:
+        def chunks():  # type: ignore[no-untyped-def]
+            yield f"apikey={account.api_key}&recipients=%2B".encode()
+            yield NUMBER.removeprefix("+").encode() + b"&message=chunked"
+
+        response = http.post(
+            "/sendsms/",
+            content=chunks(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        accepted(response)
+
     def test_a_body_value_wins_over_the_query(self, http: httpx.Client, account: Account) -> None:
         response = http.post(
             "/sendsms/",
