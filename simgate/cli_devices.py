@@ -1,21 +1,143 @@
-"""``simgate device list|remove`` and ``simgate account list``: what an operator looks at.
+"""``simgate device add|update|list|remove`` and ``simgate account list``.
 
-Lists print a table (rich) for people and ``--json`` for scripts; ``simgate.cli`` registers
-these commands on its ``device`` and ``account`` groups.
+Lists print a table (rich) for people and ``--json`` for scripts; ``simgate.cli`` adds the
+``device`` group to the command and ``account list`` to the ``account`` group.
 """
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from simgate.cli_support import ACCOUNT_OPTION, JSON_OPTION, emit, run_with_context, server_settings
+from simgate.protocol import pairing_string
 
 if TYPE_CHECKING:
+    from simgate.config import Settings
     from simgate.context import Context
-    from simgate.services.devices import Connected, DeviceList, DeviceRemoved
+    from simgate.services.devices import Connected, DeviceList, DeviceRemoved, Pacing
+
+
+device_app = typer.Typer(help="Manage devices (phones and modems).", no_args_is_help=True)
+
+
+RATE_PER_MINUTE = typer.Option(
+    None, "--rate-per-minute", min=0, help="At most N sends a minute, evenly spaced (0: none)."
+)
+RATE_PER_HOUR = typer.Option(
+    None, "--rate-per-hour", min=0, help="At most N sends an hour, evenly spaced (0: none)."
+)
+DAILY_CAP = typer.Option(None, "--daily-cap", min=0, help="At most N sends a day (0: none).")
+
+
+@device_app.command("add")
+def device_add(
+    *,
+    account: str = typer.Option(..., "--account", help="E-mail of the owning account."),
+    label: str = typer.Option("", "--label", help="A name for the device."),
+    rate_per_minute: int | None = RATE_PER_MINUTE,
+    rate_per_hour: int | None = RATE_PER_HOUR,
+    daily_cap: int | None = DAILY_CAP,
+    show_qr: bool = typer.Option(True, "--qr/--no-qr", help="Print the pairing QR code."),
+    count: int | None = typer.Option(
+        None,
+        "--count",
+        min=1,
+        help="Pair N devices at once, labelled 'LABEL 1' … 'LABEL N', in one transaction; "
+        "prints one SID and token per line (--json: one list of {sid, token}).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Pair a new device: print its SID, token and pairing string (shown only now) and a QR
+    code of the pairing string for the phone to scan."""
+    from simgate.services import devices
+
+    pacing = devices.Pacing(
+        rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour, daily_cap=daily_cap
+    )
+    settings = server_settings()
+    if count is not None:
+        _device_add_many(settings, account, label, count, pacing, as_json=as_json)
+        return
+    paired = run_with_context(settings, lambda ctx: devices.add_device(ctx, account, label, pacing))
+    pairing = pairing_string(settings.public_base_url, paired.token)
+    if as_json:
+        emit(True, {"sid": paired.sid, "token": paired.token, "pairing": pairing}, "")
+        return
+    typer.echo(f"Device {paired.sid} added.\nToken (shown once): {paired.token}")
+    typer.echo(f"Pairing string (secret, like the token): {pairing}")
+    if show_qr:
+        import segno
+
+        buffer = io.StringIO()
+        segno.make(pairing, error="m").terminal(out=buffer, compact=True)
+        typer.echo(buffer.getvalue())
+    typer.echo(f"On the phone: simgate agent --pair '{pairing}' --driver termux")
+
+
+def _device_add_many(
+    settings: Settings,
+    account: str,
+    label: str,
+    count: int,
+    pacing: Pacing,
+    *,
+    as_json: bool,
+) -> None:
+    """``device add --count N``: a fleet for ``simgate agent --tokens-file`` (no QR codes)."""
+    from simgate.services import pairing
+
+    paired = run_with_context(
+        settings, lambda ctx: pairing.add_devices(ctx, account, label, count, pacing)
+    )
+    if as_json:
+        typer.echo(json.dumps([{"sid": item.sid, "token": item.token} for item in paired]))
+        return
+    typer.echo(f"{len(paired)} devices added. Tokens (shown once), one SID and token a line:")
+    for item in paired:
+        typer.echo(f"{item.sid}\t{item.token}")
+
+
+@device_app.command("update")
+def device_update(
+    sid: str = typer.Argument(..., help="SID of the device."),
+    *,
+    label: str | None = typer.Option(None, "--label", help="A new name (empty clears it)."),
+    rate_per_minute: int | None = RATE_PER_MINUTE,
+    rate_per_hour: int | None = RATE_PER_HOUR,
+    daily_cap: int | None = DAILY_CAP,
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Rename a device or set its send limits (a connected device gets them on reconnect)."""
+    from simgate.services import devices
+
+    change = devices.DeviceChange(
+        sid=sid,
+        label=label,
+        pacing=devices.Pacing(
+            rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour, daily_cap=daily_cap
+        ),
+    )
+    updated = run_with_context(
+        server_settings(), lambda ctx: devices.update_any_device(ctx, change)
+    )
+    pacing = {
+        "rate_per_minute": updated.pacing.rate_per_minute,
+        "rate_per_hour": updated.pacing.rate_per_hour,
+        "daily_cap": updated.pacing.daily_cap,
+    }
+    emit(
+        as_json,
+        {"sid": updated.sid, "label": updated.label, "pacing": pacing},
+        f"Device {updated.sid} updated: label {updated.label!r}, "
+        + ", ".join(
+            f"{name} {value if value is not None else 'none'}" for name, value in pacing.items()
+        ),
+    )
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -42,6 +164,7 @@ class _NobodyConnectedHere:
         return ()
 
 
+@device_app.command("list")
 def device_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List the account's phones and modems: SID, label, online, last seen, today's traffic."""
     from simgate.domain import timefmt
@@ -82,6 +205,7 @@ def device_list(account: str = ACCOUNT_OPTION, as_json: bool = JSON_OPTION) -> N
     )
 
 
+@device_app.command("remove")
 def device_remove(
     sid: str = typer.Argument(..., help="SID of the device (see `simgate device list`)."),
     account: str = ACCOUNT_OPTION,
