@@ -30,7 +30,7 @@ from simgate.domain import timefmt
 from simgate.domain.outgoing import Outgoing
 from simgate.domain.routing import Policy, Seat, plan
 from simgate.store import accounts as account_store
-from simgate.store import messages as message_store
+from simgate.store import dispatching as dispatch_store
 
 log = structlog.get_logger(__name__)
 
@@ -194,7 +194,7 @@ class Dispatcher:
         last_ms, sent_today = None, 0
         if carrier.limits.paced:
             async with self._ctx.db.connect() as conn:
-                last_ms, sent_today = await message_store.dispatch_history(
+                last_ms, sent_today = await dispatch_store.dispatch_history(
                     conn, carrier.device_id, day_start(now_ms)
                 )
         pacer = Pacer(carrier.limits, day_start=day_start, last_ms=last_ms, sent_today=sent_today)
@@ -232,7 +232,7 @@ class Dispatcher:
         lease_until = now + self._ctx.settings.lease_seconds * 1000
         limit = min(CANDIDATES, 4 * sum(seat.room for seat in seats) + 16)
         async with self._ctx.db.begin() as conn:
-            candidates = await message_store.due_candidates(
+            candidates = await dispatch_store.due_candidates(
                 conn,
                 account_id,
                 now_ms=now,
@@ -244,7 +244,7 @@ class Dispatcher:
             if not candidates:
                 return False
             homes = (
-                await message_store.homes(conn, account_id, [c.recipient for c in candidates])
+                await dispatch_store.homes(conn, account_id, [c.recipient for c in candidates])
                 if policy is Policy.STICKY
                 else {}
             )
@@ -254,7 +254,7 @@ class Dispatcher:
                 for sid, ids in assignment.items()
                 for message_id in ids
             }
-            got = await message_store.claim(
+            got = await dispatch_store.claim(
                 conn, account_id, planned, now_ms=now, lease_until_ms=lease_until
             )
         claimed = [

@@ -118,7 +118,7 @@ class TestRetry:
         server = server_factory()
         account = server.create_account()
         phone = server.add_device(account)
-        real_claim = dispatcher_module.message_store.due_candidates
+        real_claim = dispatcher_module.dispatch_store.due_candidates
         failures = [OperationalError("claim", {}, Exception("database is locked"))]
 
         async def flaky_claim(*args: Any, **kwargs: Any) -> Any:
@@ -126,7 +126,7 @@ class TestRetry:
                 raise failures.pop()
             return await real_claim(*args, **kwargs)
 
-        monkeypatch.setattr(dispatcher_module.message_store, "due_candidates", flaky_claim)
+        monkeypatch.setattr(dispatcher_module.dispatch_store, "due_candidates", flaky_claim)
         async with connected(server, phone.token) as device:
             [guid] = await send_sms(server, account)
             assert await sends_within(device, 3.0) == [guid]

@@ -13,7 +13,7 @@ from simgate.domain.errors import StateConflict
 from simgate.domain.guids import new_guid
 from simgate.domain.outgoing import Outgoing
 from simgate.domain.states import MessageState
-from simgate.store import accounts, devices, inbox, keys, messages, sent_log
+from simgate.store import accounts, devices, dispatching, inbox, keys, messages, sent_log
 from simgate.store.database import Database
 from simgate.store.tables import metadata
 
@@ -86,10 +86,10 @@ async def _claim(
     limit: int,
 ) -> list[Outgoing]:
     """What the dispatcher does for one device: read the due candidates, claim them."""
-    due = await messages.due_candidates(
+    due = await dispatching.due_candidates(
         conn, account_id, now_ms=now_ms, sids=[device_sid], channels=channels, limit=limit
     )
-    claimed = await messages.claim(
+    claimed = await dispatching.claim(
         conn,
         account_id,
         {candidate.id: (device_id, device_sid) for candidate in due},
