@@ -28,7 +28,7 @@ from simgate.context import Context
 from simgate.dispatch.pacing import Limits, Pacer
 from simgate.domain import timefmt
 from simgate.domain.outgoing import Outgoing
-from simgate.domain.routing import Policy, Seat, plan
+from simgate.domain.routing import Policy, Seat, plan, ports_served
 from simgate.store import accounts as account_store
 from simgate.store import dispatching as dispatch_store
 
@@ -238,6 +238,7 @@ class Dispatcher:
                 now_ms=now,
                 sids=list(by_sid),
                 channels=frozenset().union(*(carrier.channels for carrier in carriers)),
+                ports=ports_served([carrier.sims for carrier in carriers]),
                 # A report frees one slot and starts a round: read a few rows for it, not all.
                 limit=limit,
             )

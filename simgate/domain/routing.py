@@ -19,7 +19,7 @@ eligible. Then:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -62,6 +62,17 @@ def eligible(seat: Seat, message: Candidate) -> bool:
         and (message.requested_sid is None or message.requested_sid == seat.sid)
         and (message.port is None or not seat.sims or message.port in seat.sims)
     )
+
+
+def ports_served(sims: Iterable[frozenset[int]]) -> frozenset[int] | None:
+    """The SIM ports some of these devices can send a message on; None when one of them did
+    not say which SIMs it has (it is let through any port, as :func:`eligible` does)."""
+    served: set[int] = set()
+    for announced in sims:
+        if not announced:
+            return None
+        served |= announced
+    return frozenset(served)
 
 
 def plan(

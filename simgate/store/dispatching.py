@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Integer, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simgate.domain.outgoing import Outgoing
@@ -22,7 +22,14 @@ from simgate.store.messages import DISPATCHED, QUEUED, move, outgoing
 from simgate.store.tables import inbox, messages
 
 
-def _due(dialect: str) -> Select[Any]:
+def _due(dialect: str, by_port: bool) -> Select[Any]:
+    # A message for a SIM no connected device has would otherwise fill the rounds' reads and
+    # hold up every message behind it (without ``by_port``, some device takes any SIM).
+    port_filter = (
+        [or_(messages.c.port.is_(None), member_of(messages.c.port, "b_ports", dialect, Integer))]
+        if by_port
+        else []
+    )
     return (
         select(
             messages.c.id,
@@ -45,6 +52,7 @@ def _due(dialect: str) -> Select[Any]:
                 member_of(messages.c.requested_sid, "b_sids", dialect),
             ),
             member_of(messages.c.channel, "b_channels", dialect),
+            *port_filter,
         )
         .order_by(messages.c.id)
         .limit(bindparam("b_limit"))
@@ -53,7 +61,9 @@ def _due(dialect: str) -> Select[Any]:
 
 
 # The dispatcher's statements, built once per dialect (they keep their cache keys).
-_DUE = {dialect: _due(dialect) for dialect in DIALECTS}
+_DUE = {
+    (dialect, by_port): _due(dialect, by_port) for dialect in DIALECTS for by_port in (False, True)
+}
 _CLAIM_FOR_ONE = move(
     MessageState.DISPATCHED,
     messages.c.account_id == bindparam("b_account"),
@@ -75,25 +85,27 @@ async def due_candidates(
     now_ms: int,
     sids: Collection[str],
     channels: Collection[str],
+    ports: Collection[int] | None,
     limit: int,
 ) -> list[Candidate]:
     """The oldest due messages some connected device could take, for routing to plan over.
 
-    Messages pinned to a device that is not connected are left out, so they cannot hold the
-    head of the queue. On PostgreSQL the rows are locked until the claim commits, and rows
-    another process is claiming are skipped.
+    Messages pinned to a device that is not connected, or for a SIM port outside ``ports``
+    (None: some device takes any port), are left out, so they cannot hold the head of the
+    queue. On PostgreSQL the rows are locked until the claim commits, and rows another process
+    is claiming are skipped.
     """
     dialect = conn.dialect.name
-    result = await conn.execute(
-        _DUE[dialect],
-        {
-            "b_account": account_id,
-            "b_now": now_ms,
-            "b_sids": list_value(sorted(sids), dialect),
-            "b_channels": list_value(sorted(channels), dialect),
-            "b_limit": limit,
-        },
-    )
+    values: dict[str, Any] = {
+        "b_account": account_id,
+        "b_now": now_ms,
+        "b_sids": list_value(sorted(sids), dialect),
+        "b_channels": list_value(sorted(channels), dialect),
+        "b_limit": limit,
+    }
+    if ports is not None:
+        values["b_ports"] = list_value(sorted(ports), dialect)
+    result = await conn.execute(_DUE[dialect, ports is not None], values)
     return [
         Candidate(
             id=int(row.id),

@@ -15,17 +15,24 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Text, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
 
 
-def member_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
-    """``column`` is one of the values bound as ``name`` (see :func:`list_value`)."""
+def member_of(
+    column: ColumnElement[Any],
+    name: str,
+    dialect: str,
+    item_type: type[TypeEngine[Any]] = Text,
+) -> ColumnElement[bool]:
+    """``column`` is one of the values bound as ``name`` (see :func:`list_value`); the items
+    are ``item_type`` (text unless told)."""
     if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(Text)))
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(item_type)))
     values = func.json_each(bindparam(name, type_=Text)).table_valued("value")
     return column.in_(select(values.c.value))
 
 
-def list_value(values: Iterable[str], dialect: str) -> Any:
+def list_value(values: Iterable[str | int], dialect: str) -> Any:
     """The bound value of a :func:`member_of` parameter on ``dialect``."""
     listed = list(values)
     return listed if dialect == "postgresql" else json.dumps(listed)

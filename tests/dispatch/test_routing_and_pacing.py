@@ -144,6 +144,19 @@ class TestEligibility:
             got = await collect({"single": one, "dual": two}, 4)
         assert got == {"single": [], "dual": guids}
 
+    async def test_messages_for_a_sim_no_phone_has_do_not_hold_up_the_queue(
+        self, live: LiveServer
+    ) -> None:
+        """More messages for SIM 2 than a round reads, with only a single-SIM phone online:
+        they wait for a phone with that SIM, and the message behind them goes out now."""
+        account = live.create_account()
+        single = live.add_device(account, "single")
+        async with phone(live, single.token, sims=(1,)) as one:
+            await send_sms(live, account, numbers(200), port="2")
+            [behind] = await send_sms(live, account, ["+32470999999"])
+            got = await collect({"single": one}, 1)
+        assert got == {"single": [behind]}
+
     async def test_an_operator_failure_is_retried_on_the_other_phone(
         self, live: LiveServer
     ) -> None:

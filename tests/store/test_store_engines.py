@@ -84,10 +84,17 @@ async def _claim(
     now_ms: int,
     lease_until_ms: int,
     limit: int,
+    ports: set[int] | None = None,
 ) -> list[Outgoing]:
     """What the dispatcher does for one device: read the due candidates, claim them."""
     due = await dispatching.due_candidates(
-        conn, account_id, now_ms=now_ms, sids=[device_sid], channels=channels, limit=limit
+        conn,
+        account_id,
+        now_ms=now_ms,
+        sids=[device_sid],
+        channels=channels,
+        ports=ports,
+        limit=limit,
     )
     claimed = await dispatching.claim(
         conn,
@@ -182,6 +189,28 @@ class TestClaiming:
                 limit=10,
             )
         assert claimed == []
+
+    async def test_a_message_for_a_sim_port_no_device_serves_is_not_read(
+        self, db: Database
+    ) -> None:
+        account_id = await _account(db)
+        device_id = await _device(db, account_id, "b" * 16)
+        rows = [_message(account_id, port=2) for _ in range(3)]
+        rows += [_message(account_id, port=1), _message(account_id, port=None)]
+        async with db.begin() as conn:
+            await messages.insert_many(conn, rows)
+            claimed = await _claim(
+                conn,
+                account_id,
+                device_id=device_id,
+                device_sid="b" * 16,
+                channels={"sms"},
+                ports={1},
+                now_ms=NOW,
+                lease_until_ms=NOW + 1000,
+                limit=2,
+            )
+        assert [item.guid for item in claimed] == [str(rows[3]["guid"]), str(rows[4]["guid"])]
 
     async def test_concurrent_claims_never_hand_one_message_to_two_devices(
         self, db: Database

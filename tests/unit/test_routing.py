@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simgate.domain.routing import Candidate, Policy, Seat, eligible, plan
+from simgate.domain.routing import Candidate, Policy, Seat, eligible, plan, ports_served
 
 SMS = frozenset({"sms"})
 ALL = frozenset({"sms", "whatsapp", "both"})
@@ -140,3 +140,13 @@ class TestEveryPlan:
         for sid, ids in chosen.items():
             assert len(ids) <= by_sid[sid].room
             assert all(eligible(by_sid[sid], by_id[id_]) for id_ in ids)
+
+
+def test_ports_served_are_the_union_of_the_announced_sims() -> None:
+    assert ports_served([frozenset({1}), frozenset({1, 2})]) == {1, 2}
+    assert ports_served([frozenset({1})]) == {1}
+    assert ports_served([]) == frozenset()
+
+
+def test_a_device_that_did_not_say_its_sims_serves_every_port() -> None:
+    assert ports_served([frozenset({1}), frozenset()]) is None
