@@ -179,6 +179,25 @@ class TestDialogue:
         assert references[0::2] == references[1::2]  # a message's parts were not interleaved
         assert len(set(references)) == 3
 
+    @pytest.mark.anyio
+    async def test_long_messages_sent_before_the_modem_is_ready_keep_their_own_references(
+        self, modem: ModemEmulator
+    ) -> None:
+        """Sends that arrive while the modem is still opening wait for it together; each keeps
+        the reference it was given, or the recipient's phone would join their parts."""
+        driver = make_driver(modem)
+        sends = [asyncio.create_task(driver.send(outgoing("y" * 200))) for _ in range(3)]
+        await asyncio.sleep(0.05)  # all three are waiting for the modem
+        await driver.start()
+        try:
+            outcomes = await asyncio.gather(*sends)
+        finally:
+            await driver.close()
+        assert all(o.ok for o in outcomes)
+        references = [s.concat.reference for s in modem.sent if s.concat]
+        assert len(references) == 6
+        assert len(set(references)) == 3
+
 
 class TestDeliveryReports:
     @pytest.mark.anyio

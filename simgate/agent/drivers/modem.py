@@ -338,7 +338,10 @@ class ModemDriver(Driver):
         """Send each part with ``AT+CMGS``; a refusal the network may overcome is retryable."""
         if self._fatal is not None:
             return RadioOutcome.failure(self._fatal, operator=False)
-        self._reference = (self._reference + 1) % 256
+        # Taken now, before any await: messages sent at the same moment wait for the modem
+        # together, and reading the counter after that wait gave them one reference, which
+        # makes the recipient's phone join their parts into one text.
+        reference = self._reference = (self._reference + 1) % 256
         try:  # what no modem could send fails at once, even while the modem is away
             pdu.encode_submit(message.to, message.text)
         except pdu.PduError as exc:
@@ -350,7 +353,7 @@ class ModemDriver(Driver):
             return RadioOutcome.failure("the modem is not answering", operator=True)
         report = self._reports_routed  # known once the modem is initialised
         parts = pdu.encode_submit(
-            message.to, message.text, reference=self._reference, status_report=report
+            message.to, message.text, reference=reference, status_report=report
         )
         async with self._send_lock:  # a message's parts back to back
             outcome = await self._send_parts(parts, message.guid if report else None)
