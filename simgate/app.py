@@ -107,11 +107,12 @@ def create_app(settings: Settings, *, migrate: bool = False) -> Gateway:
     )
     for router in routers:
         app.include_router(router)
-    # The compatible endpoints skip FastAPI's whole stack (api.lane); the observer in front of
-    # both sees the status every answer really had.
-    app.open_front([route for router in routers for route in router.routes])
+    # The compatible endpoints and the phones' WebSocket skip FastAPI's whole stack (api.lane);
+    # the observer in front of both sees the status every answer really had.
+    devices = device_route(ctx, dispatcher)
+    app.open_front([route for router in routers for route in router.routes], sockets=[devices])
     docs.install(app)
     dashboard.install(app, ctx, app.state.guard)
-    app.router.routes.append(device_route(ctx, dispatcher))
+    app.router.routes.append(devices)
     app.router.routes.extend(poll_routes)
     return app

@@ -23,7 +23,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simgate.api.errors import error_response, unexpected
@@ -33,10 +33,17 @@ from simgate.domain.errors import SimgateError
 
 
 class CompatLane:
-    """Pure-ASGI app serving :class:`CompatRoute` routes by exact (path, method); every other
-    request goes on to ``app``."""
+    """Pure-ASGI app serving :class:`CompatRoute` routes by exact (path, method), and the
+    WebSocket routes in ``sockets`` by path; every other request goes on to ``app``."""
 
-    def __init__(self, app: ASGIApp, *, routes: Iterable[BaseRoute], owner: Any) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Iterable[BaseRoute],
+        owner: Any,
+        sockets: Iterable[WebSocketRoute] = (),
+    ) -> None:
         self.app = app
         self._owner = owner
         self._table = {
@@ -45,6 +52,7 @@ class CompatLane:
             if isinstance(route, CompatRoute)
             for method in route.methods or ()
         }
+        self._sockets = {route.path: route for route in sockets}
 
     @property
     def served(self) -> frozenset[tuple[str, str]]:
@@ -52,16 +60,22 @@ class CompatLane:
         return frozenset(self._table)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            root = scope.get("root_path", "")
-            if root and path.startswith(root):
-                path = path[len(root) :]
-            route = self._table.get((path, scope["method"]))
+        kind = scope["type"]
+        if kind == "http":
+            route = self._table.get((_route_path(scope), scope["method"]))
             if route is not None:
                 scope["route"] = route
                 scope["app"] = self._owner
                 await self._serve(route, scope, receive, send)
+                return
+        elif kind == "websocket":
+            socket = self._sockets.get(_route_path(scope))
+            if socket is not None:
+                # A phone's connection: after a restart thousands arrive at once, and each
+                # would otherwise pass FastAPI's whole stack and its route matching.
+                scope["route"] = socket
+                scope["app"] = self._owner
+                await socket.handle(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -75,6 +89,15 @@ class CompatLane:
         except Exception as exc:  # the last place that can answer for the endpoint
             response = unexpected(request, exc)
         await response(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path as the router matches it: without the ``root_path`` a proxy mounted us under."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :]
+    return path
 
 
 class Gateway(FastAPI):
@@ -91,9 +114,12 @@ class Gateway(FastAPI):
         self._front: ASGIApp | None = None
         self.lane: CompatLane | None = None
 
-    def open_front(self, routes: Iterable[BaseRoute]) -> None:
-        """Serve the compatible ``routes`` through the lane from now on."""
-        self.lane = CompatLane(self._behind, routes=routes, owner=self)
+    def open_front(
+        self, routes: Iterable[BaseRoute], sockets: Iterable[WebSocketRoute] = ()
+    ) -> None:
+        """Serve the compatible ``routes`` and the WebSocket ``sockets`` through the lane from
+        now on (they stay in the router too, for what reads its routes)."""
+        self.lane = CompatLane(self._behind, routes=routes, owner=self, sockets=sockets)
         self._front = RequestObserver(self.lane, access_log=self._access_log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ColumnElement,
     String,
     Update,
+    bindparam,
     cast,
     func,
     literal,
@@ -168,15 +169,20 @@ async def holders(
     return {str(row.guid): (str(row.state), row.device_id) for row in result}
 
 
+_RENEW_HELD = (  # built once: every (re)connecting phone runs it
+    update(messages)
+    .where(messages.c.device_id == bindparam("b_device"), messages.c.state == DISPATCHED)
+    .values(lease_until_ms=bindparam("b_lease"), updated_ms=bindparam("b_now"))
+    .returning(messages)
+)
+
+
 async def renew_held(
     conn: AsyncConnection, device_id: int, *, now_ms: int, lease_until_ms: int
 ) -> list[Outgoing]:
     """The messages a (re)connecting device holds but has not reported, with a fresh lease."""
     result = await conn.execute(
-        update(messages)
-        .where(messages.c.device_id == device_id, messages.c.state == DISPATCHED)
-        .values(lease_until_ms=lease_until_ms, updated_ms=now_ms)
-        .returning(messages)
+        _RENEW_HELD, {"b_device": device_id, "b_lease": lease_until_ms, "b_now": now_ms}
     )
     rows = sorted(result.mappings().all(), key=lambda row: int(row["id"]))
     return [outgoing(row) for row in rows]
