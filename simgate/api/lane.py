@@ -59,6 +59,11 @@ class CompatLane:
         """The (path, method) pairs this lane answers; every other request goes on."""
         return frozenset(self._table)
 
+    @property
+    def sockets(self) -> frozenset[str]:
+        """The WebSocket paths this lane serves."""
+        return frozenset(self._sockets)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":

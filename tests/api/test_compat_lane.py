@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from simgate.api.lane import CompatLane, Gateway
 from simgate.app import create_app
+from simgate.protocol import DEVICE_WS_PATH
 from tests.conftest import make_settings
 from tests.support.server import LiveServer
 
@@ -41,6 +42,12 @@ def test_the_lane_serves_every_documented_compatible_path_in_both_spellings() ->
         for method in ("GET", "POST")
     }
     assert wanted - lane.served == set()
+
+
+def test_the_phones_websocket_takes_the_lane_too() -> None:
+    lane = new_app().lane
+    assert isinstance(lane, CompatLane)
+    assert lane.sockets == {DEVICE_WS_PATH}
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
