@@ -194,6 +194,11 @@ def capabilities_of(row: RowMapping) -> list[str]:
     return [item for item in _json_list(row["capabilities"]) if isinstance(item, str)]
 
 
+def sims_of(row: RowMapping) -> list[int]:
+    """The SIM slots a device announced in its last ``hello`` (empty: it did not say)."""
+    return [item for item in _json_list(row["sims"]) if isinstance(item, int)]
+
+
 #: Longest label accepted: enough for "Office phone, 2nd floor, SIM Orange", short enough to
 #: fit a dashboard column and a log line.
 MAX_LABEL = 100
@@ -285,7 +290,7 @@ def _view(
         signal=row["signal"],
         version=row["version"] or None,
         driver=row["driver"] or None,
-        sims=[s for s in _json_list(row["sims"]) if isinstance(s, int)],
+        sims=sims_of(row),
         capabilities=capabilities_of(row),
         sent_today=sent.get(device_id, 0),
         received_today=received.get(device_id, 0),

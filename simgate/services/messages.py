@@ -20,7 +20,7 @@ from simgate.domain.segments import MAX_MESSAGE_CHARS
 from simgate.domain.states import MessageState, check_transition
 from simgate.services import drafts as drafting
 from simgate.services import sealing, webhook_events
-from simgate.services.devices import capabilities_of
+from simgate.services.devices import capabilities_of, sims_of
 from simgate.store import devices as device_store
 from simgate.store import groupcommit
 from simgate.store import links as link_store
@@ -305,7 +305,7 @@ async def _stage(conn: AsyncConnection, job: _SendJob, opted: set[str]) -> _Stag
     account_id, request, now = job.account_id, job.request, job.now
     if request.sid is not None and await device_store.get(conn, account_id, request.sid) is None:
         raise NotFound(f"No device with sIdentifiant {request.sid!r} in this account.")
-    error = await _channel_error(conn, account_id, request.channel, request.sid)
+    error = await _channel_error(conn, account_id, request.channel, request.sid, request.port)
     drafts = await drafting.compose(
         conn, job.base_url, request.message, job.valid, key=job.key, shorturl=request.shorturl
     )
@@ -370,12 +370,14 @@ _store_guarded_each = groupcommit.each(_store_guarded)
 
 
 async def _channel_error(
-    conn: AsyncConnection, account_id: int, channel: str, sid: str | None
+    conn: AsyncConnection, account_id: int, channel: str, sid: str | None, port: int | None = None
 ) -> str:
     """Why no device can carry a message on ``channel`` (``""`` when one can).
 
     WhatsApp needs a device that declared the capability in its last ``hello``; whether it is
-    online does not matter (the message waits in the queue for it).
+    online does not matter (the message waits in the queue for it). A message pinned to a
+    device (``sid``) and asking for a SIM ``port`` that device did not announce cannot go out
+    either: it would wait until its TTL.
     """
     candidates: Sequence[RowMapping] = []
     if sid is not None:
@@ -383,6 +385,10 @@ async def _channel_error(
         if device is None:
             return f"Device {sid} no longer exists in this account."
         candidates = [device]
+        sims = sims_of(device)
+        if port is not None and sims and port not in sims:
+            announced = ", ".join(str(sim) for sim in sims)
+            return f"SIM {port} requested, but device {sid} announced only SIM {announced}."
     if channel == "sms":
         return ""
     if sid is None:
@@ -455,7 +461,9 @@ async def resend(
                 f"Only a failed message can be resent; this one is {state.value}.",
                 status=state.value,
             )
-        error = await _channel_error(conn, account_id, row["channel"], row["requested_sid"])
+        error = await _channel_error(
+            conn, account_id, row["channel"], row["requested_sid"], row["port"]
+        )
         if error:
             # Queued again, it would wait forever: say so instead of pretending.
             raise StateConflict(error, status=state.value)

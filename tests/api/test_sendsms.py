@@ -324,6 +324,24 @@ class TestChannels:
             "declare WhatsApp."
         )
 
+    def test_a_sim_the_chosen_phone_did_not_announce_fails_with_a_clear_error(
+        self,
+        server: LiveServer,
+        http: httpx.Client,
+        account: Account,
+        agents: Callable[..., RunningAgent],
+    ) -> None:
+        """Queued, it would wait for its TTL: nothing else may carry a message pinned there."""
+        single = server.add_device(account, "single SIM")
+        agents(server, single.token, sims=(1,))
+        pinned = {"recipients": NUMBER, "message": "x", "sIdentifiant": single.sid}
+        refused = accepted(send(http, account, port="2", **pinned))
+        error = f"SIM 2 requested, but device {single.sid} announced only SIM 1."
+        assert refused["failed"] == [{"id": refused["id"], "recipient": NUMBER, "error": error}]
+        assert sent_row(http, account, refused["id"])["error_api"] == error
+        taken = accepted(send(http, account, port="1", **pinned))
+        assert "failed" not in taken
+
     def test_an_offline_whatsapp_phone_is_enough_to_accept(
         self,
         server: LiveServer,
