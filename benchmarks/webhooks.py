@@ -66,6 +66,10 @@ class Receiver:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            # The run is over and its loop is closing: the server's idle keep-alive connections
+            # end here. Re-raised, each would print a traceback from asyncio's stream callback.
+            pass
         finally:
             writer.close()
 
