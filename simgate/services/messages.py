@@ -303,9 +303,12 @@ async def _write(conn: AsyncConnection, staged: Sequence[_Staged]) -> None:
 async def _stage(conn: AsyncConnection, job: _SendJob, opted: set[str]) -> _Staged:
     """One send's checks and messages, nothing written yet."""
     account_id, request, now = job.account_id, job.request, job.now
-    if request.sid is not None and await device_store.get(conn, account_id, request.sid) is None:
-        raise NotFound(f"No device with sIdentifiant {request.sid!r} in this account.")
-    error = await _channel_error(conn, account_id, request.channel, request.sid, request.port)
+    pinned = None
+    if request.sid is not None:
+        pinned = await device_store.get(conn, account_id, request.sid)
+        if pinned is None:
+            raise NotFound(f"No device with sIdentifiant {request.sid!r} in this account.")
+    error = await _channel_error(conn, account_id, request.channel, request.port, pinned)
     drafts = await drafting.compose(
         conn, job.base_url, request.message, job.valid, key=job.key, shorturl=request.shorturl
     )
@@ -370,33 +373,35 @@ _store_guarded_each = groupcommit.each(_store_guarded)
 
 
 async def _channel_error(
-    conn: AsyncConnection, account_id: int, channel: str, sid: str | None, port: int | None = None
+    conn: AsyncConnection,
+    account_id: int,
+    channel: str,
+    port: int | None,
+    pinned: RowMapping | None,
 ) -> str:
-    """Why no device can carry a message on ``channel`` (``""`` when one can).
+    """Why no device can carry a message on ``channel`` (``""`` when one can); ``pinned`` is
+    the device the message was sent to with ``sIdentifiant``, if any.
 
     WhatsApp needs a device that declared the capability in its last ``hello``; whether it is
     online does not matter (the message waits in the queue for it). A message pinned to a
-    device (``sid``) and asking for a SIM ``port`` that device did not announce cannot go out
-    either: it would wait until its TTL.
+    device and asking for a SIM ``port`` that device did not announce cannot go out either: it
+    would wait until its TTL.
     """
-    candidates: Sequence[RowMapping] = []
-    if sid is not None:
-        device = await device_store.get(conn, account_id, sid)
-        if device is None:
-            return f"Device {sid} no longer exists in this account."
-        candidates = [device]
-        sims = sims_of(device)
+    if pinned is not None:
+        sid = pinned["sid"]
+        sims = sims_of(pinned)
         if port is not None and sims and port not in sims:
             announced = ", ".join(str(sim) for sim in sims)
             return f"SIM {port} requested, but device {sid} announced only SIM {announced}."
     if channel == "sms":
         return ""
-    if sid is None:
-        candidates = await device_store.list_for_account(conn, account_id)
+    if pinned is not None:
+        if WHATSAPP_CAPABILITY in capabilities_of(pinned):
+            return ""
+        return f"WhatsApp requested, but device {pinned['sid']} does not declare WhatsApp."
+    candidates = await device_store.list_for_account(conn, account_id)
     if any(WHATSAPP_CAPABILITY in capabilities_of(row) for row in candidates):
         return ""
-    if sid is not None:
-        return f"WhatsApp requested, but device {sid} does not declare WhatsApp."
     return "WhatsApp requested, but no device of this account declares WhatsApp."
 
 
@@ -461,9 +466,12 @@ async def resend(
                 f"Only a failed message can be resent; this one is {state.value}.",
                 status=state.value,
             )
-        error = await _channel_error(
-            conn, account_id, row["channel"], row["requested_sid"], row["port"]
-        )
+        sid = row["requested_sid"]
+        pinned = None if sid is None else await device_store.get(conn, account_id, sid)
+        if sid is not None and pinned is None:
+            error = f"Device {sid} no longer exists in this account."
+        else:
+            error = await _channel_error(conn, account_id, row["channel"], row["port"], pinned)
         if error:
             # Queued again, it would wait forever: say so instead of pretending.
             raise StateConflict(error, status=state.value)
