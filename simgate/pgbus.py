@@ -207,11 +207,9 @@ class PgBus:
         down_since: float | None = None  # start of the current outage, if any
         while True:
             self._move(LinkState.CONNECTING)
-            self._between_attempts.clear()
             try:
-                conn = await self._connect()
+                conn = await self._attempt()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                self._between_attempts.set()
                 if down_since is None:
                     down_since = time.monotonic()
                     log.warning("bus_unavailable", error=_reason(exc), retry_in=round(delay, 2))
@@ -219,8 +217,6 @@ class PgBus:
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
                 delay = min(delay * 2, self._backoff_longest)
                 continue
-            finally:
-                self._between_attempts.set()
             delay = self._backoff_first
             self._move(LinkState.LISTENING)
             if down_since is not None:
@@ -241,6 +237,14 @@ class PgBus:
             await self._disconnect()
             self._move(LinkState.WAITING)
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+
+    async def _attempt(self) -> asyncpg.Connection:
+        """One connection attempt, marked as under way for ``close`` while it runs."""
+        self._between_attempts.clear()
+        try:
+            return await self._connect()
+        finally:
+            self._between_attempts.set()
 
     async def _connect(self) -> asyncpg.Connection:
         conn: asyncpg.Connection = await asyncpg.connect(
