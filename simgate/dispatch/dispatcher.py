@@ -183,7 +183,7 @@ class Dispatcher:
         self._policies[account_id] = (now, policy)
         return policy
 
-    async def _pacer(self, carrier: Carrier, now_ms: int) -> Pacer:
+    async def _new_pacer(self, carrier: Carrier, now_ms: int) -> Pacer:
         """A new pacer for ``carrier``: its first round, or its limits changed (the rounds
         reuse the one they find, without an await per device)."""
         zone = self._ctx.settings.zone
@@ -212,7 +212,7 @@ class Dispatcher:
         for carrier in carriers:
             pacer = self._pacers.get(carrier.device_id)
             if pacer is None or pacer.limits != carrier.limits:
-                pacer = await self._pacer(carrier, now)
+                pacer = await self._new_pacer(carrier, now)
             room = pacer.room(now, carrier.capacity())
             seats.append(
                 Seat(
