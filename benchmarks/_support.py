@@ -39,6 +39,20 @@ def cli(env: dict[str, str], *args: str) -> Any:
     return json.loads(out.stdout)
 
 
+def wait_answering(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Return once the server at ``url`` answers HTTP (any status); RuntimeError if its
+    ``process`` exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(url + "/openapi.json", timeout=1)
+            return
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server at {url} did not start") from None
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def serving(env: dict[str, str], python: Sequence[str] = (sys.executable,)) -> Iterator[str]:
     """``simgate serve`` on a free loopback port with ``env``, its base URL once it answers;
@@ -50,15 +64,7 @@ def serving(env: dict[str, str], python: Sequence[str] = (sys.executable,)) -> I
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/openapi.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        wait_answering(url, process)
         yield url
     finally:
         process.terminate()

@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from _support import free_port
+from _support import free_port, wait_answering
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
@@ -66,18 +66,6 @@ def serve_bare(port: int) -> None:
     Server(server_config(app, settings, lifespan="off")).run()
 
 
-def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(url + "/no-such-path", timeout=1)
-            return
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server at {url} did not start") from None
-            time.sleep(0.1)
-
-
 def start_simgate(db: Path) -> tuple[subprocess.Popen[bytes], str, str, dict[str, str]]:
     env = {
         **os.environ,
@@ -100,7 +88,7 @@ def start_simgate(db: Path) -> tuple[subprocess.Popen[bytes], str, str, dict[str
     port = free_port()
     process = subprocess.Popen([*SIMGATE, "serve", "--port", str(port)], env=env)
     url = f"http://127.0.0.1:{port}"
-    wait_up(url, process)
+    wait_answering(url, process, seconds=30)
     return process, url, env["BENCH_API_KEY"], env
 
 
@@ -108,7 +96,7 @@ def start_bare() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen([sys.executable, __file__, "--serve-bare", str(port)])
     url = f"http://127.0.0.1:{port}"
-    wait_up(url, process)
+    wait_answering(url, process, seconds=30)
     return process, url
 
 

@@ -18,15 +18,13 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import websockets
-from _support import cli, free_port
+from _support import cli, serving
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -134,25 +132,8 @@ def main() -> None:
             "bench-password",
         )
         device = cli(env, "device", "add", "--account", "bench@example.test")
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "simgate", "serve", "--port", str(port)], env=env
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(url + "/openapi.json", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
+        with serving(env) as url:
             result = asyncio.run(measure(url, account["api_key"], device["token"], args.messages))
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
     result["command"] = f"benchmarks/push_latency.py --messages {args.messages}"
     print(json.dumps(result))
     print()
